@@ -1,0 +1,1 @@
+"""Side-by-side benchmarks against nmap and RustScan on the lab."""

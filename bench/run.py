@@ -1,0 +1,174 @@
+"""Benchmark portlens against nmap and RustScan, side by side, on one lab, in one run.
+
+    python -m bench.run [--only SCENARIO ...] [--out bench/results.md]
+
+Every tool runs as a separate process inside the lab's scanner namespace against the same
+targets; wall time is measured around the process, found ports are compared with the lab's
+ground truth, and ratios are relative to portlens. Peers that are not installed are reported as
+such (RustScan: `cargo install rustscan`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lab import Lab
+
+ROOT = Path(__file__).resolve().parent.parent
+TIMEOUT = 900.0
+
+Found = set[tuple[str, int]]
+
+
+@dataclass
+class Run:
+    scenario: str
+    tool: str
+    seconds: float | None
+    found: Found
+    note: str = ""
+    peak_rss_mb: float | None = None
+
+
+def _timed(lab: Lab, argv: list[str]) -> tuple[float, str, str, float | None]:
+    """Run argv in the scanner namespace; returns (seconds, stdout, stderr, peak RSS in MB)."""
+    timer = ["/usr/bin/time", "-f", "MAXRSS %M"] if Path("/usr/bin/time").exists() else []
+    start = time.perf_counter()
+    p = subprocess.run(lab.in_scanner_cmd(timer + argv), capture_output=True, text=True, timeout=TIMEOUT)
+    took = time.perf_counter() - start
+    rss = None
+    m = re.search(r"MAXRSS (\d+)", p.stderr)
+    if m:
+        rss = int(m.group(1)) / 1024
+    if p.returncode != 0:
+        raise RuntimeError(f"{argv[0]} failed ({p.returncode}): {p.stderr[-2000:]}")
+    return took, p.stdout, p.stderr, rss
+
+
+def portlens_run(lab: Lab, targets: str, ports: str) -> tuple[float, Found, float | None]:
+    with tempfile.TemporaryDirectory() as d:
+        out = Path(d) / "r.json"
+        took, _, _, rss = _timed(
+            lab, [sys.executable, "-m", "portlens.cli", "scan", targets, "-p", ports, "-q", "-o", str(out)]
+        )
+        doc = json.loads(out.read_text())
+    return took, {(p["host"], p["port"]) for p in doc["ports"] if p["state"] == "open"}, rss
+
+
+def nmap_run(lab: Lab, targets: str, ports: str, extra: list[str]) -> tuple[float, Found, float | None]:
+    took, out, _, rss = _timed(lab, ["nmap", "-sT", "-Pn", "-n", "-p", ports, *extra, "-oX", "-", targets])
+    found: Found = set()
+    for host in ET.fromstring(out).iter("host"):
+        addr = host.find("address")
+        if addr is None:
+            continue
+        for port in host.iter("port"):
+            state = port.find("state")
+            if state is not None and state.get("state") == "open":
+                found.add((addr.get("addr", ""), int(port.get("portid", "0"))))
+    return took, found, rss
+
+
+def rustscan_run(lab: Lab, targets: str, ports: str) -> tuple[float, Found, float | None]:
+    exe = shutil.which("rustscan") or str(Path.home() / ".cargo/bin/rustscan")
+    if not Path(exe).exists():
+        raise FileNotFoundError("rustscan is not installed (cargo install rustscan)")
+    spec = ["-r", ports] if "-" in ports and "," not in ports else ["-p", ports]
+    took, out, _, rss = _timed(lab, [exe, "-a", targets, *spec, "-g", "--scripts", "none", "--ulimit", "20000"])
+    found: Found = set()
+    for line in out.splitlines():
+        m = re.match(r"^(\S+) -> \[(.*)\]$", line.strip())
+        if m:
+            found |= {(m.group(1), int(x)) for x in m.group(2).split(",") if x.strip()}
+    return took, found, rss
+
+
+Tool = Callable[[Lab, str, str], tuple[float, Found, float | None]]
+
+TOOLS: dict[str, Tool] = {
+    "portlens": portlens_run,
+    "nmap -sT -T4": lambda lab, t, p: nmap_run(lab, t, p, ["-T4"]),
+    "nmap -sT --min-rate 20000": lambda lab, t, p: nmap_run(lab, t, p, ["--min-rate", "20000"]),
+    "rustscan": rustscan_run,
+}
+
+
+def scenarios(truth: dict[str, Any]) -> dict[str, tuple[str, str, Found]]:
+    o, f, a = truth["open"], truth["filt"], truth["anyip"]
+    import ipaddress
+
+    dead = set(a["dead"])
+    live = [str(ip) for ip in ipaddress.ip_network(a["block"]) if str(ip) not in dead]
+    return {
+        "one host, 65535 ports": (o["v4"], "1-65535", {(o["v4"], p) for p in o["open_ports"]}),
+        "filtered host, 65535 ports": (f["v4"], "1-65535", {(f["v4"], p) for p in f["open_ports"]}),
+        "4096 hosts x 3 ports, 1/4 dead": (
+            a["block"], "22,80,443", {(h, p) for h in live for p in a["open_ports"]}),
+    }
+
+
+def render(runs: list[Run]) -> str:
+    lines = [
+        f"Machine: {os.cpu_count()} cores, {platform.machine()}, Linux {platform.release()}, "
+        f"Python {platform.python_version()}; lab: veth links between network namespaces.",
+        "",
+        "| scenario | tool | wall s | found | missed | invented | time vs portlens | peak RSS MB |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    base = {r.scenario: r.seconds for r in runs if r.tool == "portlens" and r.seconds}
+    for r in runs:
+        if r.seconds is None:
+            lines.append(f"| {r.scenario} | {r.tool} | – | – | – | – | {r.note} | |")
+            continue
+        ratio = f"{r.seconds / base[r.scenario]:.1f}x" if base.get(r.scenario) else "–"
+        rss = f"{r.peak_rss_mb:.0f}" if r.peak_rss_mb else "–"
+        lines.append(
+            f"| {r.scenario} | {r.tool} | {r.seconds:.2f} | {len(r.found)} | {r.note.split('/')[0]} | "
+            f"{r.note.split('/')[1]} | {ratio} | {rss} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--only", action="append", help="scenario name prefix (repeatable)")
+    ap.add_argument("--tools", default=",".join(TOOLS), help="comma list of tools")
+    ap.add_argument("--out", default=str(ROOT / "bench" / "results.md"))
+    args = ap.parse_args(argv)
+    runs: list[Run] = []
+    with Lab.create(tag="bench", parts=("open", "filt", "anyip")) as lab:
+        for name, (targets, ports, truth) in scenarios(lab.truth).items():
+            if args.only and not any(name.startswith(o) for o in args.only):
+                continue
+            for tool in args.tools.split(","):
+                try:
+                    took, found, rss = TOOLS[tool](lab, targets, ports)
+                except (FileNotFoundError, RuntimeError, subprocess.TimeoutExpired) as e:
+                    runs.append(Run(name, tool, None, set(), note=f"not run: {str(e)[:80]}"))
+                    print(f"{name:34} {tool:28} not run: {e}", file=sys.stderr)
+                    continue
+                missed, invented = len(truth - found), len(found - truth)
+                runs.append(Run(name, tool, took, found, note=f"{missed}/{invented}", peak_rss_mb=rss))
+                print(f"{name:34} {tool:28} {took:8.2f} s  missed {missed}  invented {invented}", file=sys.stderr)
+    table = render(runs)
+    print(table)
+    Path(args.out).write_text("# Benchmark results\n\n" + table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

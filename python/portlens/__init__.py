@@ -1,0 +1,50 @@
+"""portlens: find what listens on your networks, fast, from Python.
+
+    >>> import portlens
+    >>> result = portlens.scan("198.18.1.0/24", ports="top-100")   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from ._core import __version__, parse_ports, service_name, top_ports
+from ._scan import Progress, Scan, scan, scan_async, start
+from .exceptions import (
+    InputError,
+    OptionError,
+    PortlensError,
+    PortSpecError,
+    ResolveError,
+    ScanError,
+    ScanInterrupted,
+    ScopeError,
+    TargetError,
+    TargetTooLargeError,
+)
+from .report.jsonfmt import load
+from .results import HostResult, PortResult, ScanResult
+
+__all__ = [
+    "__version__",
+    "scan",
+    "scan_async",
+    "start",
+    "Scan",
+    "Progress",
+    "ScanResult",
+    "HostResult",
+    "PortResult",
+    "load",
+    "parse_ports",
+    "top_ports",
+    "service_name",
+    "PortlensError",
+    "InputError",
+    "TargetError",
+    "TargetTooLargeError",
+    "ResolveError",
+    "ScopeError",
+    "PortSpecError",
+    "OptionError",
+    "ScanError",
+    "ScanInterrupted",
+]

@@ -1,0 +1,70 @@
+"""Typed stubs of the compiled engine (checked against it by mypy.stubtest in `make lint`)."""
+
+from collections.abc import Awaitable
+from typing import Any, final
+
+__version__: str
+
+# (host, port, protocol, state, reason, rtt seconds, attempts, hostname)
+Row = tuple[str, int, str, str, str, float | None, int, str | None]
+
+@final
+class ScanRequest:
+    """Validated scan options; invalid ones raise before any packet is sent."""
+
+    def __new__(
+        cls,
+        targets: list[str],
+        ports: str = "top-1000",
+        *,
+        exclude: list[str] = ...,
+        exclude_ports: str = "",
+        scope: list[str] | None = None,
+        concurrency: int = 8192,
+        rate: float | None = None,
+        max_per_host: int | None = None,
+        initial_rtt_timeout: float = 1.0,
+        min_rtt_timeout: float = 0.1,
+        max_rtt_timeout: float = 3.0,
+        min_retries: int = 1,
+        max_retries: int = 4,
+        randomize: bool = True,
+        seed: int | None = None,
+        keep: list[str] = ...,
+        max_hosts: int = ...,
+        allow_large: bool = False,
+        resolve_timeout: float = 5.0,
+    ) -> ScanRequest: ...
+    @property
+    def ports(self) -> list[int]:
+        """The ports this request probes, ascending."""
+    def options(self) -> dict[str, Any]:
+        """The options as plain values."""
+
+@final
+class CoreScan:
+    """A running scan; dropping it cancels the scan."""
+
+    def next_batch(self, timeout: float = 0.1, max: int = 4096) -> list[Row] | None:
+        """Results found since the last call (maybe none); None once the scan ended and all were read."""
+    def next_batch_async(self, max: int = 4096) -> Awaitable[list[Row] | None]: ...
+    def cancel(self) -> None: ...
+    @property
+    def cancelled(self) -> bool: ...
+    def progress(self) -> dict[str, Any]: ...
+    def summary(self) -> dict[str, Any]:
+        """Wait for the end and return the summary; raises ScanError if the scan failed."""
+    def summary_async(self) -> Awaitable[dict[str, Any]]: ...
+
+def start_scan(request: ScanRequest) -> CoreScan:
+    """Resolve targets (Ctrl-C aware) and start the scan."""
+
+def start_scan_async(request: ScanRequest) -> Awaitable[CoreScan]: ...
+def parse_ports(spec: str, exclude: str = "") -> list[int]:
+    """Expand a port specification to sorted ports."""
+
+def top_ports(name: str) -> list[int]:
+    """A named port list ("top-100", "top-1000") in priority order."""
+
+def service_name(port: int) -> str | None:
+    """The common TCP service name of a port, if known."""

@@ -1,0 +1,254 @@
+"""Running scans from Python: blocking, awaitable, and streamed (``for`` and ``async for``)."""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from types import TracebackType
+from typing import Any
+
+from . import _core
+from .exceptions import ScanInterrupted
+from .results import PortResult, ScanResult, build_result
+
+__all__ = ["Progress", "Scan", "scan", "scan_async", "start"]
+
+ProgressCallback = Callable[["Progress"], object]
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """A snapshot of a running scan: probes done of total, open ports found, probes per second."""
+
+    done: int
+    total: int
+    open: int
+    rate: float
+    elapsed: float
+    retries: int
+    concurrency: int
+
+    @property
+    def fraction(self) -> float:
+        return self.done / self.total if self.total else 1.0
+
+
+def _targets(targets: str | Iterable[str]) -> list[str]:
+    if isinstance(targets, str):
+        return [targets]
+    items = list(targets)
+    if not all(isinstance(t, str) for t in items):
+        raise TypeError("targets must be a string or an iterable of strings")
+    return items
+
+
+def _request(targets: str | Iterable[str], ports: str | Iterable[int], options: dict[str, Any]) -> Any:
+    if not isinstance(ports, str):
+        ports = ",".join(str(int(p)) for p in ports)
+    for key in ("exclude", "scope"):
+        if isinstance(options.get(key), str):
+            options[key] = [options[key]]
+    if "keep" in options and isinstance(options["keep"], str):
+        options["keep"] = [options["keep"]]
+    return _core.ScanRequest(_targets(targets), ports, **options)
+
+
+def _row(row: tuple[Any, ...]) -> PortResult:
+    host, port, protocol, state, reason, rtt, attempts, hostname = row
+    return PortResult(host, port, protocol, state, reason, rtt, attempts, hostname)
+
+
+class Scan:
+    """A running scan. Iterate it (``for`` or ``async for``) to get port results as they are found,
+    then call `result()`. Leaving a ``with`` block or calling `cancel()` stops it; the results
+    found so far stay available.
+    """
+
+    def __init__(
+        self,
+        core: Any,
+        options: dict[str, Any],
+        progress: ProgressCallback | None = None,
+        progress_interval: float = 0.2,
+    ) -> None:
+        self._core = core
+        self._options = options
+        self._started = datetime.now(timezone.utc)
+        self._found: list[PortResult] = []
+        self._pending: deque[PortResult] = deque()
+        self._ended = False
+        self._result: ScanResult | None = None
+        self._callback = progress
+        self._interval = progress_interval
+        self._last_report = 0.0
+
+    # -- streaming -------------------------------------------------------------------------------
+    def __iter__(self) -> Iterator[PortResult]:
+        return self
+
+    def __next__(self) -> PortResult:
+        while not self._pending:
+            if self._ended:
+                raise StopIteration
+            self._take(self._core.next_batch(0.1))
+        return self._pending.popleft()
+
+    def __aiter__(self) -> AsyncIterator[PortResult]:
+        return self
+
+    async def __anext__(self) -> PortResult:
+        while not self._pending:
+            if self._ended:
+                raise StopAsyncIteration
+            self._take(await self._core.next_batch_async())
+        return self._pending.popleft()
+
+    def _take(self, batch: list[tuple[Any, ...]] | None) -> None:
+        if batch is None:
+            self._ended = True
+        else:
+            found = [_row(r) for r in batch]
+            self._found.extend(found)
+            self._pending.extend(found)
+        self._report(force=self._ended)
+
+    def _report(self, force: bool = False) -> None:
+        if self._callback is None:
+            return
+        now = time.monotonic()
+        if force or now - self._last_report >= self._interval:
+            self._last_report = now
+            self._callback(self.progress())
+
+    # -- control ---------------------------------------------------------------------------------
+    def progress(self) -> Progress:
+        p = self._core.progress()
+        return Progress(
+            done=p["done"],
+            total=p["total"],
+            open=p["open"],
+            rate=p["rate"],
+            elapsed=p["elapsed"],
+            retries=p["retries"],
+            concurrency=p["concurrency"],
+        )
+
+    def cancel(self) -> None:
+        """Stop the scan now; `result()` then returns what was found, with status "cancelled"."""
+        self._core.cancel()
+
+    @property
+    def found(self) -> list[PortResult]:
+        """Port results read so far (also after a Ctrl-C)."""
+        return list(self._found)
+
+    def _drain(self) -> None:
+        while not self._ended:
+            self._take(self._core.next_batch(0.1))
+        self._pending.clear()
+
+    def result(self) -> ScanResult:
+        """Wait for the end of the scan (reading any results not yet iterated) and return it."""
+        if self._result is None:
+            self._drain()
+            summary = self._core.summary()
+            self._result = self._build(summary)
+        return self._result
+
+    async def result_async(self) -> ScanResult:
+        if self._result is None:
+            while not self._ended:
+                self._take(await self._core.next_batch_async())
+            self._pending.clear()
+            summary = await self._core.summary_async()
+            self._result = self._build(summary)
+        return self._result
+
+    def _build(self, summary: dict[str, Any]) -> ScanResult:
+        return build_result(self._found, summary, self._options, self._started, datetime.now(timezone.utc))
+
+    def __enter__(self) -> Scan:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if not self._ended:
+            self.cancel()
+
+    async def __aenter__(self) -> Scan:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if not self._ended:
+            self.cancel()
+
+
+def start(
+    targets: str | Iterable[str],
+    ports: str | Iterable[int] = "top-1000",
+    *,
+    progress: ProgressCallback | None = None,
+    **options: Any,
+) -> Scan:
+    """Start a scan and return it without waiting; iterate it to stream results.
+
+    Options are those of `scan`.
+    """
+    request = _request(targets, ports, options)
+    return Scan(_core.start_scan(request), dict(request.options()), progress)
+
+
+def scan(
+    targets: str | Iterable[str],
+    ports: str | Iterable[int] = "top-1000",
+    *,
+    progress: ProgressCallback | None = None,
+    **options: Any,
+) -> ScanResult:
+    """Scan TCP ports of ``targets`` and return the result.
+
+    ``targets``: addresses, CIDR blocks, ranges (``198.18.1.10-50``), hostnames, ``@file`` lists,
+    ``!item`` excludes — one string (comma or space separated) or an iterable of them.
+    ``ports``: ``"22,80,8000-8100"``, ``"all"``, ``"top-100"``, ``"top-1000"`` (default), ``"!25"``.
+
+    Options: ``exclude``, ``exclude_ports``, ``scope`` (authorised networks: anything outside is
+    refused before a packet is sent), ``concurrency``, ``rate`` (probes per second),
+    ``max_per_host``, ``initial_rtt_timeout`` / ``min_rtt_timeout`` / ``max_rtt_timeout`` (seconds),
+    ``min_retries`` / ``max_retries``, ``randomize``, ``seed``, ``keep`` (states listed one by one;
+    default ``("open",)``, the rest are counted), ``max_hosts``, ``allow_large``, ``resolve_timeout``.
+
+    The GIL is released while the scan runs, and it works inside a running event loop (Jupyter).
+    Ctrl-C stops the scan within a fraction of a second and raises `ScanInterrupted` (a
+    `KeyboardInterrupt`) whose ``.result`` holds what was found.
+    """
+    s = start(targets, ports, progress=progress, **options)
+    try:
+        return s.result()
+    except KeyboardInterrupt:
+        s.cancel()
+        partial = s.result()
+        raise ScanInterrupted(partial) from None
+
+
+async def scan_async(
+    targets: str | Iterable[str],
+    ports: str | Iterable[int] = "top-1000",
+    *,
+    progress: ProgressCallback | None = None,
+    **options: Any,
+) -> ScanResult:
+    """Awaitable `scan` on the same engine; cancelling the awaiting task cancels the scan."""
+    request = _request(targets, ports, options)
+    core = await _core.start_scan_async(request)
+    s = Scan(core, dict(request.options()), progress)
+    try:
+        return await s.result_async()
+    finally:
+        if s._result is None:
+            s.cancel()

@@ -1,0 +1,25 @@
+"""Plain-text summary for terminals and logs."""
+
+from __future__ import annotations
+
+from ..results import ScanResult
+
+
+def summary_table(r: ScanResult, limit: int = 200) -> str:
+    c = r.counts
+    lines = [
+        f"portlens scan {r.status}: {r.hosts_up} of {r.hosts_total} hosts answered, "
+        f"{r.ports_per_host} ports each, {r.elapsed:.2f} s",
+        f"  open {c.get('open', 0)}   closed {c.get('closed', 0)}   filtered {c.get('filtered', 0)}",
+    ]
+    shown = [p for p in r.ports if p.state != "closed"]
+    if shown:
+        width = max(len(p.host) for p in shown[:limit])
+        lines.append("")
+        lines.append(f"  {'HOST':<{width}}  {'PORT':>9}  {'STATE':<9} REASON")
+        for p in shown[:limit]:
+            port = f"{p.port}/{p.protocol}"
+            lines.append(f"  {p.host:<{width}}  {port:>9}  {p.state:<9} {p.reason}")
+        if len(shown) > limit:
+            lines.append(f"  ... {len(shown) - limit} more (see the JSON output)")
+    return "\n".join(lines)

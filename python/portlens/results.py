@@ -1,0 +1,203 @@
+"""What a scan returns: plain, frozen, picklable data built from the engine's batches."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+__all__ = ["PortResult", "HostResult", "ScanResult", "STATES"]
+
+STATES = ("open", "closed", "filtered")
+
+
+@dataclass(frozen=True, slots=True)
+class PortResult:
+    """One probed port. ``rtt`` is in seconds (None when nothing answered)."""
+
+    host: str
+    port: int
+    protocol: str
+    state: str
+    reason: str
+    rtt: float | None = None
+    attempts: int = 1
+    hostname: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "host": self.host,
+            "hostname": self.hostname,
+            "port": self.port,
+            "protocol": self.protocol,
+            "state": self.state,
+            "reason": self.reason,
+            "rtt": self.rtt,
+            "attempts": self.attempts,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> PortResult:
+        return cls(
+            host=str(d["host"]),
+            port=int(d["port"]),
+            protocol=str(d.get("protocol", "tcp")),
+            state=str(d["state"]),
+            reason=str(d.get("reason", "")),
+            rtt=None if d.get("rtt") is None else float(d["rtt"]),
+            attempts=int(d.get("attempts", 1)),
+            hostname=d.get("hostname"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class HostResult:
+    """A host that answered at least one probe, with its port counts and kept port results."""
+
+    address: str
+    hostname: str | None
+    counts: Mapping[str, int]
+    rtt: float | None
+    ports: tuple[PortResult, ...] = ()
+
+    @property
+    def state(self) -> str:
+        return "up"
+
+    @property
+    def open_ports(self) -> list[int]:
+        return sorted(p.port for p in self.ports if p.state == "open")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "address": self.address,
+            "hostname": self.hostname,
+            "state": self.state,
+            "counts": dict(self.counts),
+            "rtt": self.rtt,
+        }
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    """The outcome of a scan.
+
+    ``ports`` holds the port results of the kept states (open by default), sorted by host and
+    port; every state is counted in ``counts``. ``hosts`` lists the hosts that answered.
+    ``status`` is "complete", or "cancelled" for a scan stopped early (Ctrl-C, ``cancel()``).
+    """
+
+    ports: tuple[PortResult, ...]
+    hosts: tuple[HostResult, ...]
+    counts: Mapping[str, int]
+    status: str
+    started: datetime
+    finished: datetime
+    hosts_total: int
+    ports_per_host: int
+    options: Mapping[str, Any] = field(default_factory=dict)
+    stats: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def elapsed(self) -> float:
+        return (self.finished - self.started).total_seconds()
+
+    @property
+    def hosts_up(self) -> int:
+        return len(self.hosts)
+
+    def __iter__(self) -> Iterator[PortResult]:
+        return iter(self.ports)
+
+    def __len__(self) -> int:
+        return len(self.ports)
+
+    def open_ports(self, host: str | None = None) -> list[PortResult]:
+        return [p for p in self.ports if p.state == "open" and (host is None or p.host == host)]
+
+    def host(self, address: str) -> HostResult | None:
+        return next((h for h in self.hosts if h.address == address), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        from .report.jsonfmt import result_to_dict
+
+        return result_to_dict(self)
+
+    def to_json(self, path: str | None = None) -> str:
+        """The versioned JSON document (schema ``portlens.scan/1``); also written to ``path``."""
+        from .report.jsonfmt import dumps_result, write_text
+
+        text = dumps_result(self)
+        if path is not None:
+            write_text(path, text)
+        return text
+
+    def summary(self) -> str:
+        """A short human-readable table."""
+        from .report.text import summary_table
+
+        return summary_table(self)
+
+    def __repr__(self) -> str:
+        c = self.counts
+        return (
+            f"<ScanResult {self.status}: {self.hosts_up}/{self.hosts_total} hosts up, "
+            f"{c.get('open', 0)} open, {c.get('closed', 0)} closed, {c.get('filtered', 0)} filtered "
+            f"in {self.elapsed:.2f}s>"
+        )
+
+
+def build_result(
+    ports: list[PortResult],
+    summary: Mapping[str, Any],
+    options: Mapping[str, Any],
+    started: datetime,
+    finished: datetime,
+) -> ScanResult:
+    """Assemble a ScanResult from streamed port results and the engine's summary."""
+    ports_sorted = tuple(sorted(ports, key=_port_key))
+    by_host: dict[str, list[PortResult]] = {}
+    for p in ports_sorted:
+        by_host.setdefault(p.host, []).append(p)
+    hosts = []
+    for address, hostname, n_open, n_closed, n_filtered, srtt in summary["hosts"]:
+        hosts.append(
+            HostResult(
+                address=address,
+                hostname=hostname,
+                counts={"open": n_open, "closed": n_closed, "filtered": n_filtered},
+                rtt=srtt,
+                ports=tuple(by_host.get(address, ())),
+            )
+        )
+    return ScanResult(
+        ports=ports_sorted,
+        hosts=tuple(sorted(hosts, key=lambda h: _addr_key(h.address))),
+        counts=dict(summary["counts"]),
+        status=summary["status"],
+        started=started,
+        finished=finished,
+        hosts_total=int(summary["hosts_total"]),
+        ports_per_host=int(summary["ports_per_host"]),
+        options=dict(options),
+        stats={
+            **dict(summary["progress"]),
+            "fd_limit": summary["fd_limit"],
+            "max_concurrency": summary["max_concurrency"],
+        },
+    )
+
+
+def _addr_key(address: str) -> tuple[int, int]:
+    import ipaddress
+
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return (9, 0)
+    return (ip.version, int(ip))
+
+
+def _port_key(p: PortResult) -> tuple[tuple[int, int], int, str]:
+    return (_addr_key(p.host), p.port, p.protocol)

@@ -1,0 +1,171 @@
+//! What the machine can hold: file descriptors, an adaptive concurrency limit, an optional rate.
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
+
+/// File descriptors kept free for the host process (Python, its files, the runtime itself).
+pub const FD_RESERVE: u64 = 48;
+
+/// Raise the soft RLIMIT_NOFILE to the hard one; returns the soft limit now in force.
+pub fn raise_fd_limit() -> u64 {
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+            return 256;
+        }
+        let want = lim.rlim_max.min(1 << 20);
+        if lim.rlim_cur < want {
+            let raised = libc::rlimit { rlim_cur: want, rlim_max: lim.rlim_max };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                lim.rlim_cur = want;
+            }
+        }
+    }
+    lim.rlim_cur
+}
+
+/// Concurrency the fd limit allows, capped by what the user asked for.
+pub fn concurrency_for(fd_limit: u64, wanted: usize) -> usize {
+    let by_fds = fd_limit.saturating_sub(FD_RESERVE).max(1);
+    (wanted as u64).min(by_fds).max(1) as usize
+}
+
+/// A semaphore whose size adapts: each time the kernel refuses a socket the slot that hit it is
+/// given up (multiplicative decrease, since every probe in flight hits it at once), and slots come
+/// back one at a time after runs of successful probes (additive increase).
+#[derive(Debug)]
+pub struct Limiter {
+    sem: Arc<Semaphore>,
+    max: usize,
+    capacity: AtomicUsize,
+    successes: AtomicU64,
+}
+
+impl Limiter {
+    pub fn new(max: usize) -> Self {
+        let max = max.max(1);
+        Limiter {
+            sem: Arc::new(Semaphore::new(max)),
+            max,
+            capacity: AtomicUsize::new(max),
+            successes: AtomicU64::new(0),
+        }
+    }
+
+    pub async fn acquire(&self) -> OwnedSemaphorePermit {
+        // The semaphore is never closed, so acquire cannot fail.
+        Arc::clone(&self.sem).acquire_owned().await.expect("limiter semaphore is never closed")
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.capacity.load(Ordering::Relaxed)
+    }
+
+    /// The kernel refused a resource while this permit was held: retire the slot (keeping one).
+    pub fn shrink(&self, permit: OwnedSemaphorePermit) {
+        let shrunk =
+            self.capacity.fetch_update(Ordering::AcqRel, Ordering::Acquire, |c| (c > 1).then(|| c - 1)).is_ok();
+        if shrunk {
+            permit.forget();
+        }
+        self.successes.store(0, Ordering::Relaxed);
+    }
+
+    /// A probe finished without a resource error.
+    pub fn success(&self) {
+        let cap = self.capacity.load(Ordering::Relaxed);
+        if cap >= self.max {
+            return;
+        }
+        let n = self.successes.fetch_add(1, Ordering::Relaxed) + 1;
+        // Grow by one slot per `cap / 16` successes: back to full size in a few round trips.
+        if n >= (cap as u64 / 16).max(1)
+            && self.capacity.compare_exchange(cap, cap + 1, Ordering::AcqRel, Ordering::Acquire).is_ok()
+        {
+            self.successes.store(0, Ordering::Relaxed);
+            self.sem.add_permits(1);
+        }
+    }
+}
+
+/// Spaces probe starts evenly to keep an average rate (probes per second).
+#[derive(Debug)]
+pub struct Pacer {
+    interval: Duration,
+    next: Mutex<Instant>,
+}
+
+impl Pacer {
+    pub fn new(rate: f64) -> Self {
+        Pacer { interval: Duration::from_secs_f64(1.0 / rate), next: Mutex::new(Instant::now()) }
+    }
+
+    pub async fn wait(&self) {
+        let at = {
+            let mut next = self.next.lock().unwrap_or_else(|e| e.into_inner());
+            let now = Instant::now();
+            // Do not bank unused time beyond one interval: no bursts after a pause.
+            let floor = now.checked_sub(self.interval).unwrap_or(now);
+            let at = (*next).max(floor);
+            *next = at + self.interval;
+            at
+        };
+        if at > Instant::now() {
+            tokio::time::sleep_until(at).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fd_limit_is_raised_to_the_hard_limit() {
+        let soft = raise_fd_limit();
+        let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) };
+        assert_eq!(soft, lim.rlim_cur);
+        assert_eq!(lim.rlim_cur, lim.rlim_max.min(1 << 20));
+    }
+
+    #[test]
+    fn concurrency_respects_fds() {
+        assert_eq!(concurrency_for(256, 10_000), 256 - FD_RESERVE as usize);
+        assert_eq!(concurrency_for(1_000_000, 5000), 5000);
+        assert_eq!(concurrency_for(10, 5000), 1);
+    }
+
+    #[tokio::test]
+    async fn limiter_shrinks_and_grows_back() {
+        let l = Limiter::new(64);
+        let p = l.acquire().await;
+        l.shrink(p);
+        assert_eq!(l.capacity(), 63);
+        for _ in 0..10_000 {
+            l.success();
+        }
+        assert_eq!(l.capacity(), 64);
+        // never below one slot
+        let tiny = Limiter::new(1);
+        let p = tiny.acquire().await;
+        tiny.shrink(p);
+        assert_eq!(tiny.capacity(), 1);
+        let _again = tiny.acquire().await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn pacer_keeps_the_rate() {
+        let pacer = Pacer::new(100.0);
+        let start = Instant::now();
+        for _ in 0..50 {
+            pacer.wait().await;
+        }
+        let took = start.elapsed();
+        assert!(took >= Duration::from_millis(480), "{took:?}");
+        assert!(took <= Duration::from_millis(520), "{took:?}");
+    }
+}

@@ -1,0 +1,11 @@
+pub mod engine;
+pub mod error;
+pub mod ports;
+pub mod probe;
+pub mod result;
+pub mod targets;
+
+#[cfg(feature = "python")]
+mod bindings;
+
+pub use error::{Error, Result};

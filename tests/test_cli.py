@@ -1,0 +1,80 @@
+"""The command line, run as a user would, in child processes inside the scanner namespace."""
+
+from __future__ import annotations
+
+import json
+import resource
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from .conftest import ROOT, run_cli
+
+
+def test_scan_writes_json_and_jsonl(truth: dict[str, Any], tmp_path: Path) -> None:
+    host = truth["open"]["v4"]
+    j, jl = tmp_path / "r.json", tmp_path / "r.jsonl"
+    p = run_cli("scan", host, "-p", "all", "-o", str(j), "-o", str(jl))
+    assert p.returncode == 0, p.stderr
+    assert "open" in p.stdout and host in p.stdout
+    doc = json.loads(j.read_text())
+    assert sorted(x["port"] for x in doc["ports"]) == truth["open"]["open_ports"]
+    lines = [json.loads(x) for x in jl.read_text().splitlines()]
+    assert sorted(x["port"] for x in lines) == truth["open"]["open_ports"]
+    assert set(lines[0]) >= {"host", "port", "protocol", "state", "reason"}
+
+
+def test_input_errors_exit_2_with_a_message(tmp_path: Path) -> None:
+    p = run_cli("scan", "198.18.1.300", "-p", "80")
+    assert p.returncode == 2
+    assert "198.18.1.300" in p.stderr and "octet" in p.stderr
+    p = run_cli("scan", "198.18.1.2", "-p", "80-70000")
+    assert p.returncode == 2 and "70000" in p.stderr
+    p = run_cli("scan", "198.18.1.2", "-p", "80", "-o", str(tmp_path / "r.xls"))
+    assert p.returncode == 2 and "unknown format" in p.stderr
+    p = run_cli("scan", "198.18.1.2", "-p", "80", "--scope", "198.18.2.0/24")
+    assert p.returncode == 2 and "scope" in p.stderr
+
+
+def test_low_fd_limit_is_slower_but_exact(truth: dict[str, Any], tmp_path: Path) -> None:
+    """`ulimit -n 256`: the engine adapts to EMFILE and never reports it as closed."""
+    out = tmp_path / "r.json"
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
+
+    for target, key in ((truth["open"]["v4"], "open"), (truth["filt"]["v4"], "filt")):
+        p = subprocess.run(
+            [sys.executable, "-m", "portlens.cli", "scan", target, "-p", "all", "-o", str(out), "-q",
+             "--concurrency", "5000"],
+            capture_output=True, text=True, timeout=300, cwd=ROOT, preexec_fn=limit,
+        )
+        assert p.returncode == 0, p.stderr
+        doc = json.loads(out.read_text())
+        assert sorted(x["port"] for x in doc["ports"]) == truth[key]["open_ports"]
+        assert doc["stats"]["fd_limit"] == 256
+        if key == "open":
+            assert doc["counts"]["closed"] == 65535 - len(truth[key]["open_ports"])
+
+
+def test_ctrl_c_writes_partial_results(truth: dict[str, Any], tmp_path: Path) -> None:
+    out, outl = tmp_path / "r.json", tmp_path / "r.jsonl"
+    slow = ",".join(map(str, truth["filt"]["open_ports"])) + ",40000-47999"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "portlens.cli", "scan", truth["filt"]["v4"], "-p", slow, "-o", str(out),
+         "-o", str(outl), "--initial-rtt-timeout", "3", "--min-rtt-timeout", "3"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+    )
+    time.sleep(2.0)
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=10)
+    assert time.monotonic() - sent < 1.5
+    assert proc.returncode == 130, err
+    doc = json.loads(out.read_text())
+    assert doc["status"] == "cancelled"
+    assert sorted(x["port"] for x in doc["ports"]) == truth["filt"]["open_ports"]
+    assert len(outl.read_text().splitlines()) == len(truth["filt"]["open_ports"])

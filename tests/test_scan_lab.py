@@ -1,0 +1,103 @@
+"""Exact states, reasons and open sets against the lab's ground truth."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+import portlens
+
+
+def _open(r: portlens.ScanResult, host: str | None = None) -> list[int]:
+    return sorted(p.port for p in r.open_ports(host))
+
+
+def test_all_ports_of_one_host_v4(truth: dict[str, Any]) -> None:
+    host = truth["open"]["v4"]
+    r = portlens.scan(host, ports="all")
+    assert r.status == "complete"
+    assert _open(r) == truth["open"]["open_ports"]
+    n_open = len(truth["open"]["open_ports"])
+    assert r.counts == {"open": n_open, "closed": 65535 - n_open, "filtered": 0}
+    assert all(p.reason in ("syn-ack", "syn-ack-reset") for p in r.ports)
+    (h,) = r.hosts
+    assert h.address == host and h.counts["open"] == n_open and h.rtt is not None
+
+
+def test_all_ports_of_one_host_v6(truth: dict[str, Any]) -> None:
+    host = truth["open"]["v6"]
+    r = portlens.scan(host, ports="all")
+    assert _open(r) == truth["open"]["open_ports"]
+    assert r.counts["closed"] == 65535 - len(truth["open"]["open_ports"])
+    assert r.ports[0].host == host
+
+
+def test_filtered_host_states_and_reasons(truth: dict[str, Any]) -> None:
+    t = truth["filt"]
+    r = portlens.scan(t["v4"], ports="all", keep=["open", "closed", "filtered"], min_rtt_timeout=0.05)
+    by_port = {p.port: p for p in r.ports}
+    assert len(by_port) == 65535
+    assert sorted(p for p, v in by_port.items() if v.state == "open") == t["open_ports"]
+    for port in t["reset_ports"]:
+        assert (by_port[port].state, by_port[port].reason) == ("closed", "conn-refused")
+    for port in t["icmp_ports"]:
+        assert (by_port[port].state, by_port[port].reason) == ("filtered", "port-unreach")
+    special = set(t["open_ports"]) | set(t["reset_ports"]) | set(t["icmp_ports"])
+    silent = [v for p, v in by_port.items() if p not in special]
+    assert all((v.state, v.reason, v.rtt) == ("filtered", "no-response", None) for v in silent)
+    assert r.counts == {
+        "open": len(t["open_ports"]),
+        "closed": len(t["reset_ports"]),
+        "filtered": 65535 - len(t["open_ports"]) - len(t["reset_ports"]),
+    }
+
+
+def test_anyip_block_with_dead_hosts(truth: dict[str, Any]) -> None:
+    t = truth["anyip"]
+    r = portlens.scan(t["block"], ports="22,80,443", keep=["open", "closed"])
+    dead = set(t["dead"])
+    assert r.hosts_total == 4096
+    assert r.hosts_up == t["live_count"] == 4096 - len(dead)
+    assert not dead & {h.address for h in r.hosts}
+    for h in r.hosts:
+        assert h.counts == {"open": 2, "closed": 1, "filtered": 0}, h
+    assert r.counts == {"open": 2 * t["live_count"], "closed": t["live_count"], "filtered": 3 * len(dead)}
+    assert {p.port for p in r.ports if p.state == "closed"} == {22}
+
+
+def test_hostile_servers_are_open_and_the_scan_ends(truth: dict[str, Any]) -> None:
+    t = truth["hostile"]
+    ports = sorted(t["ports"].values())
+    for host in (t["v4"], t["v6"]):
+        r = portlens.scan(host, ports=",".join(map(str, ports)))
+        assert _open(r) == ports, host
+        assert r.elapsed < 10
+
+
+def test_excludes_and_multiple_targets(truth: dict[str, Any]) -> None:
+    a, b = truth["open"]["v4"], truth["hostile"]["v4"]
+    tarpit = truth["hostile"]["ports"]["tarpit"]
+    first = truth["open"]["open_ports"][0]
+    r = portlens.scan(f"{a}, {b}", ports=f"{first},{tarpit}", exclude=[b])
+    assert r.hosts_total == 1
+    assert [(p.host, p.port) for p in r.ports] == [(a, first)]
+
+
+def test_rate_limit_is_respected(truth: dict[str, Any]) -> None:
+    r = portlens.scan(truth["open"]["v4"], ports="1-300", rate=1000.0)
+    # 300 probes at 1000/s take at least ~0.3 s; the result is still exact
+    assert r.elapsed >= 0.25
+    assert _open(r) == [p for p in truth["open"]["open_ports"] if p <= 300]
+
+
+def test_per_host_cap_and_sequential_order(truth: dict[str, Any]) -> None:
+    r = portlens.scan(truth["open"]["v4"], ports="1-2000", max_per_host=8, randomize=False)
+    assert _open(r) == [p for p in truth["open"]["open_ports"] if p <= 2000]
+
+
+@pytest.mark.parametrize("concurrency", [1, 7, 64])
+def test_small_concurrency_is_exact(truth: dict[str, Any], concurrency: int) -> None:
+    ports = truth["open"]["open_ports"][:5] + [1, 2, 3]
+    r = portlens.scan(truth["open"]["v4"], ports=ports, concurrency=concurrency)
+    assert _open(r) == sorted(truth["open"]["open_ports"][:5])
