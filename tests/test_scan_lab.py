@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import subprocess
+from collections.abc import Iterator
+
 import pytest
 
 import portlens
+from lab import Lab
 
 
 def _open(r: portlens.ScanResult, host: str | None = None) -> list[int]:
@@ -33,7 +37,20 @@ def test_all_ports_of_one_host_v6(truth: dict[str, Any]) -> None:
     assert r.ports[0].host == host
 
 
-def test_filtered_host_states_and_reasons(truth: dict[str, Any]) -> None:
+@pytest.fixture
+def icmp_unlimited(lab: Lab) -> Iterator[None]:
+    """Lift the filtered host's ICMP rate limit (Linux sends about one error per second per peer
+    after a burst of six) so that every rejected port's ICMP error comes back."""
+    ns = f"pl-{lab.tag}-filt"
+    key = "net.ipv4.icmp_ratelimit"
+    old = subprocess.run(["ip", "netns", "exec", ns, "sysctl", "-n", key], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    subprocess.run(["ip", "netns", "exec", ns, "sysctl", "-qw", f"{key}=0"], check=True)
+    yield
+    subprocess.run(["ip", "netns", "exec", ns, "sysctl", "-qw", f"{key}={old}"], check=True)
+
+
+def test_filtered_host_states_and_reasons(truth: dict[str, Any], icmp_unlimited: None) -> None:
     t = truth["filt"]
     r = portlens.scan(t["v4"], ports="all", keep=["open", "closed", "filtered"], min_rtt_timeout=0.05)
     by_port = {p.port: p for p in r.ports}
@@ -101,3 +118,13 @@ def test_small_concurrency_is_exact(truth: dict[str, Any], concurrency: int) -> 
     ports = truth["open"]["open_ports"][:5] + [1, 2, 3]
     r = portlens.scan(truth["open"]["v4"], ports=ports, concurrency=concurrency)
     assert _open(r) == sorted(truth["open"]["open_ports"][:5])
+
+
+def test_rate_limited_icmp_rejects_stay_filtered(truth: dict[str, Any]) -> None:
+    """With the default ICMP rate limit some rejects come back as silence: still filtered, never
+    closed, and the ones that did answer say so."""
+    t = truth["filt"]
+    r = portlens.scan(t["v4"], ports="7000-7009,6000-6009", keep=["closed", "filtered"])
+    states = {p.port: (p.state, p.reason) for p in r.ports}
+    assert all(states[p] in {("filtered", "port-unreach"), ("filtered", "no-response")} for p in t["icmp_ports"])
+    assert all(states[p] == ("closed", "conn-refused") for p in t["reset_ports"])

@@ -96,7 +96,6 @@ struct Ctx {
     per_host: Option<Mutex<HashMap<IpAddr, Arc<Semaphore>>>>,
     counters: Counters,
     cancel: CancellationToken,
-    tx: mpsc::Sender<PortResult>,
     fatal: Mutex<Option<Error>>,
     started: Instant,
     total: u64,
@@ -181,7 +180,6 @@ pub fn start(targets: Targets, config: ScanConfig, runtime: &tokio::runtime::Han
         per_host: config.max_per_host.map(|_| Mutex::new(HashMap::new())),
         counters: Counters::default(),
         cancel: cancel.clone(),
-        tx,
         fatal: Mutex::new(None),
         started: Instant::now(),
         total,
@@ -189,11 +187,12 @@ pub fn start(targets: Targets, config: ScanConfig, runtime: &tokio::runtime::Han
         targets,
         config,
     });
-    let task = runtime.spawn(run(Arc::clone(&ctx)));
+    // Only the scan task and its probes hold senders, so the stream ends when the scan does.
+    let task = runtime.spawn(run(Arc::clone(&ctx), tx));
     Ok(ScanHandle { results: rx, task, monitor: Monitor(ctx) })
 }
 
-async fn run(ctx: Arc<Ctx>) -> Result<ScanSummary> {
+async fn run(ctx: Arc<Ctx>, tx: mpsc::Sender<PortResult>) -> Result<ScanSummary> {
     let hosts = ctx.targets.len() as u64;
     let perm = Permutation::new(ctx.total, ctx.config.randomize, ctx.config.seed);
     let pacer = ctx.config.rate.map(Pacer::new);
@@ -219,7 +218,7 @@ async fn run(ctx: Arc<Ctx>) -> Result<ScanSummary> {
         else {
             continue;
         };
-        tracker.spawn(probe(Arc::clone(&ctx), ip, port, permit));
+        tracker.spawn(probe(Arc::clone(&ctx), tx.clone(), ip, port, permit));
     }
     tracker.close();
     tracker.wait().await;
@@ -244,7 +243,7 @@ async fn run(ctx: Arc<Ctx>) -> Result<ScanSummary> {
 }
 
 /// One (host, port) to a final state: retries silences, waits out resource errors.
-async fn probe(ctx: Arc<Ctx>, ip: IpAddr, port: u16, mut permit: OwnedSemaphorePermit) {
+async fn probe(ctx: Arc<Ctx>, tx: mpsc::Sender<PortResult>, ip: IpAddr, port: u16, mut permit: OwnedSemaphorePermit) {
     let _host_slot = ctx.host_permit(ip).await;
     let addr = SocketAddr::new(ip, port);
     let rto = || ctx.hosts.rto(&ip);
@@ -309,7 +308,7 @@ async fn probe(ctx: Arc<Ctx>, ip: IpAddr, port: u16, mut permit: OwnedSemaphoreP
     }
     if ctx.config.keep[result.state.index()] {
         // A consumer that went away just stops receiving; the counts stay right.
-        let _ = ctx.tx.send(result).await;
+        let _ = tx.send(result).await;
     }
     c.done.fetch_add(1, Ordering::Relaxed);
 }
