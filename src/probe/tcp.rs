@@ -55,6 +55,11 @@ pub async fn connect(addr: SocketAddr, rto: &impl Rto, cancel: &CancellationToke
         Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
         Err(e) => return refused(&sock, e, start.elapsed(), addr.is_ipv6()),
     }
+    // On a fast path the answer (often a RST) is processed before connect() returns: one
+    // getsockopt then saves registering with epoll, a wake-up and a timer.
+    if let Ok(Some(e)) = sock.take_error() {
+        return refused(&sock, e, start.elapsed(), addr.is_ipv6());
+    }
     // SAFETY: the Socket owns its fd, which stays open and the same until into_inner or drop.
     let afd = match unsafe { AsyncFd::register_with_interest(sock, Interest::WRITABLE) } {
         Ok(a) => a,
