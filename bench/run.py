@@ -116,8 +116,7 @@ def scenarios(truth: dict[str, Any]) -> dict[str, tuple[str, str, Found]]:
     return {
         "one host, 65535 ports": (o["v4"], "1-65535", {(o["v4"], p) for p in o["open_ports"]}),
         "filtered host, 65535 ports": (f["v4"], "1-65535", {(f["v4"], p) for p in f["open_ports"]}),
-        "4096 hosts x 3 ports, 1/4 dead": (
-            a["block"], "22,80,443", {(h, p) for h in live for p in a["open_ports"]}),
+        "4096 hosts x 3 ports, 1/4 dead": (a["block"], "22,80,443", {(h, p) for h in live for p in a["open_ports"]}),
     }
 
 

@@ -86,8 +86,7 @@ def filt_ports(seed: int = FILT_SEED, count: int = FILT_COUNT) -> list[int]:
 def anyip_dead() -> list[str]:
     """Addresses of the AnyIP block that never answer: block index % 4 == 3 (1024 of 4096)."""
     base = int(ANYIP_BLOCK.network_address)
-    return [str(ipaddress.IPv4Address(base + i))
-            for i in range(ANYIP_BLOCK.num_addresses) if i % 4 == 3]
+    return [str(ipaddress.IPv4Address(base + i)) for i in range(ANYIP_BLOCK.num_addresses) if i % 4 == 3]
 
 
 # --------------------------------------------------------------------------- helpers
@@ -109,8 +108,7 @@ def run_dir(tag: str) -> Path:
 
 def _run(argv: Sequence[str], input: str | None = None, timeout: float = _CMD_TIMEOUT) -> str:
     try:
-        r = subprocess.run(list(argv), check=False, input=input, capture_output=True, text=True,
-                           timeout=timeout)
+        r = subprocess.run(list(argv), check=False, input=input, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired as e:
         raise LabError(f"timed out after {timeout}s: {' '.join(argv)}") from e
     if r.returncode != 0:
@@ -151,8 +149,7 @@ def _is_server_of(pid: int, tag: str) -> bool:
 
 def _is_up_of(pid: int, tag: str) -> bool:
     args = _cmdline(pid)
-    return ("lab" in args and "up" in args
-            and any(a == "--tag" and b == tag for a, b in itertools.pairwise(args)))
+    return "lab" in args and "up" in args and any(a == "--tag" and b == tag for a, b in itertools.pairwise(args))
 
 
 def _gone(pid: int) -> bool:
@@ -274,8 +271,7 @@ class Lab:
     # ----------------------------------------------------------------- public API
 
     @classmethod
-    def create(cls, tag: str | None = None, parts: Iterable[str] = PARTS,
-               ready_timeout: float = 15.0) -> Lab:
+    def create(cls, tag: str | None = None, parts: Iterable[str] = PARTS, ready_timeout: float = 15.0) -> Lab:
         """Sweep stale ``pl-<tag>-*`` namespaces, then build the lab and start its servers.
 
         ``tag`` (letters, digits, ``_``; default ``p<pid>``) must be unique among labs running
@@ -431,8 +427,23 @@ class Lab:
         self._add_ns(ns)
         # Created directly inside the scanner namespace, peer directly in the target one:
         # nothing ever appears in the root namespace.
-        _run(["ip", "-n", self.scanner_ns, "link", "add", scan_if, "type", "veth",
-              "peer", "name", target_if, "netns", ns])
+        _run(
+            [
+                "ip",
+                "-n",
+                self.scanner_ns,
+                "link",
+                "add",
+                scan_if,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                target_if,
+                "netns",
+                ns,
+            ]
+        )
         self._addr(self.scanner_ns, f"198.18.{n}.1/24", scan_if)
         self._addr(ns, f"198.18.{n}.2/24", target_if)
         if _PART_V6[part]:
@@ -467,14 +478,32 @@ class Lab:
         ns = f"pl-{self.tag}-{part}"
         err_path = self.run_dir / f"{part}.stderr"
         env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(
-            [str(REPO_ROOT)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+        env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
         env["PYTHONUNBUFFERED"] = "1"
-        argv = ["ip", "netns", "exec", ns, sys.executable, "-m", "lab.servers", *args,
-                "--lab-tag", self.tag, "--parent", str(os.getpid())]
+        argv = [
+            "ip",
+            "netns",
+            "exec",
+            ns,
+            sys.executable,
+            "-m",
+            "lab.servers",
+            *args,
+            "--lab-tag",
+            self.tag,
+            "--parent",
+            str(os.getpid()),
+        ]
         with open(err_path, "wb") as err:
-            proc = subprocess.Popen(argv, cwd=str(REPO_ROOT), env=env, stdin=subprocess.DEVNULL,
-                                    stdout=subprocess.PIPE, stderr=err, start_new_session=True)
+            proc = subprocess.Popen(
+                argv,
+                cwd=str(REPO_ROOT),
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=err,
+                start_new_session=True,
+            )
         self._servers.append(_Server(part, ns, proc, err_path))
 
     def _wait_ready(self, timeout: float) -> None:
@@ -488,10 +517,14 @@ class Lab:
             while b"\n" not in buf:
                 left = deadline - time.monotonic()
                 if srv.proc.poll() is not None or left <= 0:
-                    why = (f"exited with status {srv.proc.returncode}"
-                           if srv.proc.poll() is not None else f"not ready after {timeout}s")
-                    raise LabError(f"lab server {srv.kind!r} in {srv.ns} {why}; "
-                                   f"stdout={buf!r}\nstderr:\n{srv.stderr_tail()}")
+                    why = (
+                        f"exited with status {srv.proc.returncode}"
+                        if srv.proc.poll() is not None
+                        else f"not ready after {timeout}s"
+                    )
+                    raise LabError(
+                        f"lab server {srv.kind!r} in {srv.ns} {why}; stdout={buf!r}\nstderr:\n{srv.stderr_tail()}"
+                    )
                 select.select([fd], [], [], min(left, 0.2))
                 try:
                     chunk = os.read(fd, 4096)
@@ -501,8 +534,9 @@ class Lab:
                     time.sleep(0.05)
                 buf += chunk
             if buf.split(b"\n", 1)[0].strip() != b"ready":
-                raise LabError(f"lab server {srv.kind!r} in {srv.ns} said {buf!r}, not 'ready'"
-                               f"\nstderr:\n{srv.stderr_tail()}")
+                raise LabError(
+                    f"lab server {srv.kind!r} in {srv.ns} said {buf!r}, not 'ready'\nstderr:\n{srv.stderr_tail()}"
+                )
             out.close()
 
     @staticmethod
@@ -534,8 +568,7 @@ class Lab:
     def _build_open(self) -> None:
         ports = open_ports()
         v4, v6 = "198.18.1.2", "2001:db8:1::2"
-        self._start_server("open", ["listen", "--addr", v4, "--addr", v6,
-                                    "--ports", ",".join(map(str, ports))])
+        self._start_server("open", ["listen", "--addr", v4, "--addr", v6, "--ports", ",".join(map(str, ports))])
         self.truth["open"] = {"v4": v4, "v6": v6, "open_ports": ports}
 
     def _build_filt(self) -> None:
@@ -543,7 +576,9 @@ class Lab:
         ports = filt_ports()
         v4 = "198.18.2.2"
         plist = ", ".join(map(str, ports))
-        self._nft(ns, f"""
+        self._nft(
+            ns,
+            f"""
 table ip portlens {{
     chain input {{
         type filter hook input priority 0; policy drop;
@@ -554,20 +589,26 @@ table ip portlens {{
         tcp dport {FILT_ICMP[0]}-{FILT_ICMP[-1]} reject with icmp type port-unreachable
     }}
 }}
-""")
+""",
+        )
         self._start_server("filt", ["listen", "--addr", v4, "--ports", ",".join(map(str, ports))])
-        self.truth["filt"] = {"v4": v4, "open_ports": ports, "reset_ports": list(FILT_RESET),
-                              "icmp_ports": list(FILT_ICMP)}
+        self.truth["filt"] = {
+            "v4": v4,
+            "open_ports": ports,
+            "reset_ports": list(FILT_RESET),
+            "icmp_ports": list(FILT_ICMP),
+        }
 
     def _build_anyip(self) -> None:
         ns, scan_if, _ = self._veths("anyip")
         block = str(ANYIP_BLOCK)
         _assert_lab_addr(str(ANYIP_BLOCK.network_address))
         _run(["ip", "-n", ns, "route", "add", "local", block, "dev", "lo"])
-        _run(["ip", "-n", self.scanner_ns, "route", "add", block, "via", "198.18.3.2",
-              "dev", scan_if])
+        _run(["ip", "-n", self.scanner_ns, "route", "add", block, "via", "198.18.3.2", "dev", scan_if])
         dead = anyip_dead()
-        self._nft(ns, f"""
+        self._nft(
+            ns,
+            f"""
 table ip portlens {{
     set dead {{
         type ipv4_addr
@@ -578,19 +619,21 @@ table ip portlens {{
         ip daddr @dead drop
     }}
 }}
-""")
-        self._start_server("anyip", ["listen", "--addr", "0.0.0.0",
-                                     "--ports", ",".join(map(str, ANYIP_OPEN))])
+""",
+        )
+        self._start_server("anyip", ["listen", "--addr", "0.0.0.0", "--ports", ",".join(map(str, ANYIP_OPEN))])
         self.truth["anyip"] = {
-            "block": block, "gateway": "198.18.3.2", "open_ports": list(ANYIP_OPEN),
-            "closed_ports": list(ANYIP_CLOSED), "dead": dead,
+            "block": block,
+            "gateway": "198.18.3.2",
+            "open_ports": list(ANYIP_OPEN),
+            "closed_ports": list(ANYIP_CLOSED),
+            "dead": dead,
             "live_count": ANYIP_BLOCK.num_addresses - len(dead),
         }
 
     def _build_hostile(self) -> None:
         v4, v6 = "198.18.4.2", "2001:db8:4::2"
-        self._start_server("hostile", ["hostile", "--addr", v4, "--addr", v6,
-                                       "--base", str(HOSTILE_BASE)])
+        self._start_server("hostile", ["hostile", "--addr", v4, "--addr", v6, "--base", str(HOSTILE_BASE)])
         self.truth["hostile"] = {"v4": v4, "v6": v6, "ports": dict(HOSTILE_PORTS)}
 
 

@@ -55,8 +55,7 @@ def _family(addr: str) -> socket.AddressFamily:
     return socket.AF_INET6 if ":" in addr else socket.AF_INET
 
 
-def connect(addr: str, port: int, timeout: float = CONNECT_TIMEOUT
-            ) -> tuple[str, float, socket.socket | None]:
+def connect(addr: str, port: int, timeout: float = CONNECT_TIMEOUT) -> tuple[str, float, socket.socket | None]:
     """One TCP connect: ("open"|"timeout"|errno name, seconds, the socket when open)."""
     s = socket.socket(_family(addr), socket.SOCK_STREAM)
     s.settimeout(timeout)
@@ -86,8 +85,7 @@ def expect_all(c: Checks, name: str, targets: list[tuple[str, int]], want: set[s
         res = outcome(addr, port)
         if res not in want:
             bad.append(f"{addr}:{port}={res}")
-    c.check(not bad, f"{name} ({len(targets)} connects, want {'/'.join(sorted(want))})",
-            ", ".join(bad[:10]))
+    c.check(not bad, f"{name} ({len(targets)} connects, want {'/'.join(sorted(want))})", ", ".join(bad[:10]))
 
 
 def read_for(s: socket.socket, seconds: float, limit: int) -> tuple[bytes, str]:
@@ -113,12 +111,12 @@ def read_for(s: socket.socket, seconds: float, limit: int) -> tuple[bytes, str]:
 
 def probe_open(c: Checks, t: dict[str, Any]) -> None:
     ports = t["open_ports"]
-    c.check(len(ports) == 40 and min(ports) < 1024 and 65535 in ports
-            and any(p > 60000 for p in ports[:-1]), "open: truth has 40 ports incl. <1024, "
-            ">60000, 65535")
+    c.check(
+        len(ports) == 40 and min(ports) < 1024 and 65535 in ports and any(p > 60000 for p in ports[:-1]),
+        "open: truth has 40 ports incl. <1024, >60000, 65535",
+    )
     for fam in ("v4", "v6"):
-        expect_all(c, f"open {fam}: every listed port connects",
-                   [(t[fam], p) for p in ports], {"open"})
+        expect_all(c, f"open {fam}: every listed port connects", [(t[fam], p) for p in ports], {"open"})
     rng = random.Random(7)
     others = [1, 1023, 65534]
     while len(others) < 10:
@@ -127,26 +125,23 @@ def probe_open(c: Checks, t: dict[str, Any]) -> None:
             others.append(p)
     others = [p for p in others if p not in ports]
     for fam in ("v4", "v6"):
-        expect_all(c, f"open {fam}: unlisted ports refuse", [(t[fam], p) for p in others],
-                   {"ECONNREFUSED"})
+        expect_all(c, f"open {fam}: unlisted ports refuse", [(t[fam], p) for p in others], {"ECONNREFUSED"})
 
 
 def probe_filt(c: Checks, t: dict[str, Any]) -> None:
     v4 = t["v4"]
     expect_all(c, "filt: open ports connect", [(v4, p) for p in t["open_ports"]], {"open"})
-    expect_all(c, "filt: tcp-reset ports refuse",
-               [(v4, t["reset_ports"][0]), (v4, t["reset_ports"][-1])], {"ECONNREFUSED"})
+    expect_all(
+        c, "filt: tcp-reset ports refuse", [(v4, t["reset_ports"][0]), (v4, t["reset_ports"][-1])], {"ECONNREFUSED"}
+    )
     res, secs, s = connect(v4, t["icmp_ports"][0])
     if s is not None:
         s.close()
-    c.info(f"filt: ICMP port-unreachable on tcp/{t['icmp_ports'][0]} gives {res} "
-           f"after {secs * 1000:.1f} ms")
-    c.check(res in ("ECONNREFUSED", "EHOSTUNREACH"), "filt: icmp-rejected port fails fast",
-            res)
+    c.info(f"filt: ICMP port-unreachable on tcp/{t['icmp_ports'][0]} gives {res} after {secs * 1000:.1f} ms")
+    c.check(res in ("ECONNREFUSED", "EHOSTUNREACH"), "filt: icmp-rejected port fails fast", res)
     listed = set(t["open_ports"]) | set(t["reset_ports"]) | set(t["icmp_ports"])
     dropped = [p for p in (22, 9999) if p not in listed]
-    expect_all(c, "filt: other ports are dropped (time out)", [(v4, p) for p in dropped],
-               {"timeout"})
+    expect_all(c, "filt: other ports are dropped (time out)", [(v4, p) for p in dropped], {"timeout"})
 
 
 def probe_anyip(c: Checks, t: dict[str, Any]) -> None:
@@ -154,16 +149,16 @@ def probe_anyip(c: Checks, t: dict[str, Any]) -> None:
     base = int(block.network_address)
     dead = set(t["dead"])
     expected = {str(ipaddress.IPv4Address(base + i)) for i in range(4096) if i % 4 == 3}
-    c.check(dead == expected and t["live_count"] == 3072, "anyip: truth lists 1024 dead, "
-            "3072 live")
+    c.check(dead == expected and t["live_count"] == 3072, "anyip: truth lists 1024 dead, 3072 live")
     live = [str(ipaddress.IPv4Address(base + i)) for i in (1, 2, 4, 2049, 4092)]
-    expect_all(c, "anyip: live addresses connect on 80 and 443",
-               [(a, p) for a in live for p in t["open_ports"]], {"open"})
-    expect_all(c, "anyip: live addresses refuse 22", [(a, 22) for a in live[:2]],
-               {"ECONNREFUSED"})
+    expect_all(
+        c, "anyip: live addresses connect on 80 and 443", [(a, p) for a in live for p in t["open_ports"]], {"open"}
+    )
+    expect_all(c, "anyip: live addresses refuse 22", [(a, 22) for a in live[:2]], {"ECONNREFUSED"})
     dead_sample = [str(ipaddress.IPv4Address(base + i)) for i in (3, 4095)]
-    expect_all(c, "anyip: dead addresses time out on 80 and 22",
-               [(a, p) for a in dead_sample for p in (80, 22)], {"timeout"})
+    expect_all(
+        c, "anyip: dead addresses time out on 80 and 22", [(a, p) for a in dead_sample for p in (80, 22)], {"timeout"}
+    )
 
 
 def probe_hostile(c: Checks, t: dict[str, Any]) -> None:
@@ -182,27 +177,32 @@ def probe_hostile(c: Checks, t: dict[str, Any]) -> None:
             try:
                 if kind == "tarpit":
                     data, how = read_for(s, 1.0, 1)
-                    c.check(data == b"" and how == "timeout", f"hostile {fam} tarpit silent",
-                            how)
+                    c.check(data == b"" and how == "timeout", f"hostile {fam} tarpit silent", how)
                 elif kind == "flood":
                     data, how = read_for(s, 5.0, 1 << 20)
-                    c.check(len(data) == 1 << 20 and set(data) == {ord("A")},
-                            f"hostile {fam} flood sends >= 1 MiB of 'A'", f"{len(data)} {how}")
+                    c.check(
+                        len(data) == 1 << 20 and set(data) == {ord("A")},
+                        f"hostile {fam} flood sends >= 1 MiB of 'A'",
+                        f"{len(data)} {how}",
+                    )
                 elif kind == "garbage":
                     data, how = read_for(s, 3.0, 1 << 16)
-                    c.check(len(data) > 0 and how == "eof", f"hostile {fam} garbage then close",
-                            f"{len(data)} bytes, {how}")
+                    c.check(
+                        len(data) > 0 and how == "eof", f"hostile {fam} garbage then close", f"{len(data)} bytes, {how}"
+                    )
                 elif kind == "reset":
                     data, how = read_for(s, 3.0, 1)
                     c.check(how == "ECONNRESET", f"hostile {fam} reset after accept", how)
                 elif kind == "drip":
                     data, how = read_for(s, 2.5, 100)
-                    c.check(2 <= len(data) <= 4, f"hostile {fam} drip ~1 byte/s",
-                            f"{data!r} in 2.5 s")
+                    c.check(2 <= len(data) <= 4, f"hostile {fam} drip ~1 byte/s", f"{data!r} in 2.5 s")
                 elif kind == "script":
                     data, how = read_for(s, 3.0, 4096)
-                    c.check(data == b"<script>alert(1)</script>\r\n" and how == "eof",
-                            f"hostile {fam} script banner", f"{data!r} {how}")
+                    c.check(
+                        data == b"<script>alert(1)</script>\r\n" and how == "eof",
+                        f"hostile {fam} script banner",
+                        f"{data!r} {how}",
+                    )
             finally:
                 s.close()
     # The tarpit holds many connections at once.
@@ -213,8 +213,7 @@ def probe_hostile(c: Checks, t: dict[str, Any]) -> None:
             if s is None:
                 break
             held.append(s)
-        c.check(len(held) == 200, "hostile tarpit holds 200 simultaneous connections",
-                str(len(held)))
+        c.check(len(held) == 200, "hostile tarpit holds 200 simultaneous connections", str(len(held)))
     finally:
         for s in held:
             s.close()
@@ -225,14 +224,16 @@ def probe_no_route(c: Checks) -> None:
         res, secs, s = connect(addr, 80)
         if s is not None:
             s.close()
-        c.check(res == "ENETUNREACH" and secs < 0.2,
-                f"no route: {addr} fails with ENETUNREACH at once", f"{res} in {secs:.3f} s")
+        c.check(
+            res == "ENETUNREACH" and secs < 0.2,
+            f"no route: {addr} fails with ENETUNREACH at once",
+            f"{res} in {secs:.3f} s",
+        )
 
 
 def probe(truth: dict[str, Any]) -> int:
     c = Checks()
-    for part, fn in (("open", probe_open), ("filt", probe_filt), ("anyip", probe_anyip),
-                     ("hostile", probe_hostile)):
+    for part, fn in (("open", probe_open), ("filt", probe_filt), ("anyip", probe_anyip), ("hostile", probe_hostile)):
         if part in truth:
             fn(c, truth[part])
     probe_no_route(c)
@@ -257,18 +258,28 @@ def check_enter_scanner(c: Checks, lab: Lab) -> None:
         finally:
             os._exit(code)
     _, status = os.waitpid(pid, 0)
-    c.check(os.waitstatus_to_exitcode(status) == 0,
-            "enter_scanner: child in scanner netns reaches open target",
-            f"exit {os.waitstatus_to_exitcode(status)}")
+    c.check(
+        os.waitstatus_to_exitcode(status) == 0,
+        "enter_scanner: child in scanner netns reaches open target",
+        f"exit {os.waitstatus_to_exitcode(status)}",
+    )
     c.check(os.stat("/proc/self/ns/net").st_ino == mine, "enter_scanner: parent not moved")
 
 
 def check_routes(c: Checks, lab: Lab) -> None:
     for fam in ("-4", "-6"):
-        out = subprocess.run(["ip", fam, "-n", lab.scanner_ns, "route", "show", "default"],
-                             check=False, capture_output=True, text=True, timeout=10)
-        c.check(out.returncode == 0 and out.stdout.strip() == "",
-                f"scanner has no default route ({fam})", out.stdout.strip())
+        out = subprocess.run(
+            ["ip", fam, "-n", lab.scanner_ns, "route", "show", "default"],
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+        c.check(
+            out.returncode == 0 and out.stdout.strip() == "",
+            f"scanner has no default route ({fam})",
+            out.stdout.strip(),
+        )
 
 
 def check_failure_cleanup(c: Checks) -> None:
@@ -281,8 +292,10 @@ def check_failure_cleanup(c: Checks) -> None:
         c.check(False, "half-way failure raises")
     except LabError as e:
         c.check("injected" in str(e), "half-way failure raises", str(e))
-    c.check(_list_namespaces("pl-self_f-") == [] and _stray_servers("self_f") == [],
-            "half-way failure leaves no namespace, no server")
+    c.check(
+        _list_namespaces("pl-self_f-") == [] and _stray_servers("self_f") == [],
+        "half-way failure leaves no namespace, no server",
+    )
 
     class BadServer(Lab):
         def _build_open(self) -> None:  # bind an address that is not there
@@ -292,8 +305,11 @@ def check_failure_cleanup(c: Checks) -> None:
         BadServer.create(tag="self_f", parts=("open",), ready_timeout=10)
         c.check(False, "server start failure raises with stderr")
     except LabError as e:
-        c.check("Cannot assign requested address" in str(e),
-                "server start failure raises with stderr", str(e).splitlines()[0])
+        c.check(
+            "Cannot assign requested address" in str(e),
+            "server start failure raises with stderr",
+            str(e).splitlines()[0],
+        )
     c.check(_list_namespaces("pl-self_f-") == [], "server failure leaves no namespace")
 
 
@@ -308,9 +324,14 @@ def _wait(pred: Any, seconds: float) -> bool:
 
 def _start_up(tag: str, json_path: str) -> subprocess.Popen[str]:
     env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
-    return subprocess.Popen([sys.executable, "-m", "lab", "up", "--tag", tag, "--json",
-                             json_path, "--parts", "open,hostile"], cwd=str(REPO_ROOT), env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "lab", "up", "--tag", tag, "--json", json_path, "--parts", "open,hostile"],
+        cwd=str(REPO_ROOT),
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def check_cli(c: Checks) -> None:
@@ -322,17 +343,25 @@ def check_cli(c: Checks) -> None:
         # 1. up, then down by name: down asks the up process to close.
         up = _start_up(tag, path)
         ok = _wait(lambda: os.path.exists(path) or up.poll() is not None, 20)
-        c.check(ok and os.path.exists(path), "cli up writes truth JSON",
-                "" if os.path.exists(path) else (up.stderr.read() if up.stderr else ""))
+        c.check(
+            ok and os.path.exists(path),
+            "cli up writes truth JSON",
+            "" if os.path.exists(path) else (up.stderr.read() if up.stderr else ""),
+        )
         if os.path.exists(path):
             with open(path) as f:
                 truth = json.load(f)
-            c.check(set(truth) == {"scanner", "open", "hostile"}, "cli up --parts respected",
-                    str(sorted(truth)))
+            c.check(set(truth) == {"scanner", "open", "hostile"}, "cli up --parts respected", str(sorted(truth)))
         c.check(len(_list_namespaces(prefix)) == 3, "cli up made 3 namespaces")
-        down = subprocess.run([sys.executable, "-m", "lab", "down", "--tag", tag],
-                              cwd=str(REPO_ROOT), env=env, capture_output=True, text=True,
-                              timeout=60, check=False)
+        down = subprocess.run(
+            [sys.executable, "-m", "lab", "down", "--tag", tag],
+            cwd=str(REPO_ROOT),
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
         c.check(down.returncode == 0, "cli down succeeds", down.stdout.strip())
         try:
             rc = up.wait(timeout=15)
@@ -340,8 +369,7 @@ def check_cli(c: Checks) -> None:
             up.kill()
             rc = up.wait()
         c.check(rc == 0, "cli up exits 0 when down stops it", f"rc={rc}")
-        c.check(_list_namespaces(prefix) == [] and _stray_servers(tag) == [],
-                "after down: no namespace, no server")
+        c.check(_list_namespaces(prefix) == [] and _stray_servers(tag) == [], "after down: no namespace, no server")
 
         # 2. up crashes (SIGKILL): servers leave by themselves, a new create sweeps the rest.
         os.unlink(path)
@@ -350,13 +378,15 @@ def check_cli(c: Checks) -> None:
         up.send_signal(signal.SIGKILL)
         up.wait()
         c.check(len(_list_namespaces(prefix)) == 3, "after crash: namespaces left behind")
-        c.check(_wait(lambda: _stray_servers(tag) == [], 5),
-                "after crash: servers exit once their parent is gone")
+        c.check(_wait(lambda: _stray_servers(tag) == [], 5), "after crash: servers exit once their parent is gone")
         lab = Lab.create(tag=tag, parts=("open",))
         names = _list_namespaces(prefix)
         lab.close()
-        c.check(names == [f"{prefix}open", f"{prefix}scan"],
-                "stale sweep: create after crash replaces leftovers", " ".join(names))
+        c.check(
+            names == [f"{prefix}open", f"{prefix}scan"],
+            "stale sweep: create after crash replaces leftovers",
+            " ".join(names),
+        )
         c.check(_list_namespaces(prefix) == [], "stale sweep lab closed cleanly")
 
         # 3. up stopped with SIGTERM cleans up.
@@ -369,8 +399,11 @@ def check_cli(c: Checks) -> None:
         except subprocess.TimeoutExpired:
             up.kill()
             rc = up.wait()
-        c.check(rc == 0 and _list_namespaces(prefix) == [] and _stray_servers(tag) == [],
-                "cli up on SIGTERM closes the lab", f"rc={rc}")
+        c.check(
+            rc == 0 and _list_namespaces(prefix) == [] and _stray_servers(tag) == [],
+            "cli up on SIGTERM closes the lab",
+            f"rc={rc}",
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -384,10 +417,16 @@ def main(argv: list[str] | None = None) -> int:
         c.info(f"lab {TAG} up in {time.monotonic() - t0:.2f} s: {' '.join(lab.namespaces)}")
         check_routes(c, lab)
         env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
-        proc = subprocess.run(lab.in_scanner_cmd([sys.executable, "-m", "lab.selftest",
-                                                  "--probe"]),
-                              input=json.dumps(lab.truth), capture_output=True, text=True,
-                              cwd=str(REPO_ROOT), env=env, timeout=300, check=False)
+        proc = subprocess.run(
+            lab.in_scanner_cmd([sys.executable, "-m", "lab.selftest", "--probe"]),
+            input=json.dumps(lab.truth),
+            capture_output=True,
+            text=True,
+            cwd=str(REPO_ROOT),
+            env=env,
+            timeout=300,
+            check=False,
+        )
         tail = ""
         for line in proc.stdout.splitlines():
             if line.startswith("PROBE "):
@@ -408,8 +447,7 @@ def main(argv: list[str] | None = None) -> int:
     c.check(not os.path.exists(lab.run_dir), "run folder removed")
     check_failure_cleanup(c)
     check_cli(c)
-    print(f"selftest: {c.passed} passed, {c.failed} failed in {time.monotonic() - t0:.1f} s",
-          flush=True)
+    print(f"selftest: {c.passed} passed, {c.failed} failed in {time.monotonic() - t0:.1f} s", flush=True)
     return 0 if c.failed == 0 else 1
 
 

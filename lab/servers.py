@@ -41,8 +41,7 @@ from .constants import HOSTILE_BASE, HOSTILE_KINDS
 #: Upper bound, in seconds, of every hostile connection handler.
 HANDLER_LIMIT = 60.0
 #: Connections held at once per hostile service (the tarpit drops its oldest to make room).
-CONN_CAP = {"tarpit": 2000, "flood": 256, "garbage": 512, "reset": 512, "drip": 1000,
-            "script": 512}
+CONN_CAP = {"tarpit": 2000, "flood": 256, "garbage": 512, "reset": 512, "drip": 1000, "script": 512}
 SCRIPT_BANNER = b"<script>alert(1)</script>\r\n"
 DRIP_TEXT = b"220 drip.lab.invalid ESMTP slow banner\r\n"
 FLOOD_CHUNK = b"A" * 4096
@@ -144,7 +143,7 @@ async def _reset(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
 
 async def _drip(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     for i in range(int(HANDLER_LIMIT) - 1):
-        writer.write(DRIP_TEXT[i % len(DRIP_TEXT):][:1])
+        writer.write(DRIP_TEXT[i % len(DRIP_TEXT) :][:1])
         await writer.drain()
         await asyncio.sleep(1.0)
 
@@ -156,8 +155,12 @@ async def _script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) ->
 
 _Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 _HANDLERS: dict[str, _Handler] = {
-    "tarpit": _tarpit, "flood": _flood, "garbage": _garbage,
-    "reset": _reset, "drip": _drip, "script": _script,
+    "tarpit": _tarpit,
+    "flood": _flood,
+    "garbage": _garbage,
+    "reset": _reset,
+    "drip": _drip,
+    "script": _script,
 }
 
 
@@ -198,8 +201,7 @@ async def _hostile_main(addrs: list[str], base: int, parent: _Parent) -> int:
         active: dict[asyncio.StreamWriter, None] = {}
         cb = _make_callback(kind, active)
         for addr in addrs:
-            srv = await asyncio.start_server(cb, host=addr, port=base + i, backlog=4096,
-                                             reuse_address=True)
+            srv = await asyncio.start_server(cb, host=addr, port=base + i, backlog=4096, reuse_address=True)
             servers.append(srv)
     _announce_ready()
     while not stop.is_set() and parent.alive():

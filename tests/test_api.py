@@ -116,7 +116,7 @@ def test_ctrl_c_stops_within_a_second_and_keeps_results(truth: dict[str, Any], t
         f"""
         import json, sys, portlens
         try:
-            portlens.scan({t['v4']!r}, ports={_slow_ports(t)!r}, initial_rtt_timeout=3.0, min_rtt_timeout=3.0,
+            portlens.scan({t["v4"]!r}, ports={_slow_ports(t)!r}, initial_rtt_timeout=3.0, min_rtt_timeout=3.0,
                           progress=lambda p: print("progress", p.done, flush=True))
         except portlens.ScanInterrupted as e:
             print("RESULT", json.dumps([e.result.status, sorted(p.port for p in e.result.ports)]), flush=True)

@@ -52,9 +52,25 @@ def test_low_fd_limit_is_slower_but_exact(truth: dict[str, Any], tmp_path: Path)
     cases = ((truth["open"]["v4"], "all", "open"), (truth["filt"]["v4"], filt, "filt"))
     for target, ports, key in cases:
         p = subprocess.run(
-            [sys.executable, "-m", "portlens.cli", "scan", target, "-p", ports, "-o", str(out), "-q",
-             "--concurrency", "5000"],
-            capture_output=True, text=True, timeout=300, cwd=ROOT, preexec_fn=limit,
+            [
+                sys.executable,
+                "-m",
+                "portlens.cli",
+                "scan",
+                target,
+                "-p",
+                ports,
+                "-o",
+                str(out),
+                "-q",
+                "--concurrency",
+                "5000",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            cwd=ROOT,
+            preexec_fn=limit,
         )
         assert p.returncode == 0, p.stderr
         doc = json.loads(out.read_text())
@@ -91,9 +107,27 @@ def test_ctrl_c_writes_partial_results(truth: dict[str, Any], tmp_path: Path) ->
     out, outl = tmp_path / "r.json", tmp_path / "r.jsonl"
     slow = ",".join(map(str, truth["filt"]["open_ports"])) + ",40000-47999"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "portlens.cli", "scan", truth["filt"]["v4"], "-p", slow, "-o", str(out),
-         "-o", str(outl), "--initial-rtt-timeout", "3", "--min-rtt-timeout", "3"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+        [
+            sys.executable,
+            "-m",
+            "portlens.cli",
+            "scan",
+            truth["filt"]["v4"],
+            "-p",
+            slow,
+            "-o",
+            str(out),
+            "-o",
+            str(outl),
+            "--initial-rtt-timeout",
+            "3",
+            "--min-rtt-timeout",
+            "3",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
     )
     time.sleep(2.0)
     sent = time.monotonic()

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import subprocess
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -43,8 +42,9 @@ def icmp_unlimited(lab: Lab) -> Iterator[None]:
     after a burst of six) so that every rejected port's ICMP error comes back."""
     ns = f"pl-{lab.tag}-filt"
     key = "net.ipv4.icmp_ratelimit"
-    old = subprocess.run(["ip", "netns", "exec", ns, "sysctl", "-n", key], capture_output=True, text=True,
-                         check=True).stdout.strip()
+    old = subprocess.run(
+        ["ip", "netns", "exec", ns, "sysctl", "-n", key], capture_output=True, text=True, check=True
+    ).stdout.strip()
     subprocess.run(["ip", "netns", "exec", ns, "sysctl", "-qw", f"{key}=0"], check=True)
     yield
     subprocess.run(["ip", "netns", "exec", ns, "sysctl", "-qw", f"{key}={old}"], check=True)

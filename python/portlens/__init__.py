@@ -1,7 +1,7 @@
 """portlens: find what listens on your networks, fast, from Python.
 
-    >>> import portlens
-    >>> result = portlens.scan("198.18.1.0/24", ports="top-100")   # doctest: +SKIP
+>>> import portlens
+>>> result = portlens.scan("198.18.1.0/24", ports="top-100")   # doctest: +SKIP
 """
 
 from __future__ import annotations

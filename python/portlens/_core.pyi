@@ -3,10 +3,12 @@
 from collections.abc import Awaitable
 from typing import Any, final
 
+__all__ = ["CoreScan", "ScanRequest", "parse_ports", "service_name", "start_scan", "start_scan_async", "top_ports", "__version__"]
+
 __version__: str
 
 # (host, port, protocol, state, reason, rtt seconds, attempts, hostname)
-Row = tuple[str, int, str, str, str, float | None, int, str | None]
+_Row = tuple[str, int, str, str, str, float | None, int, str | None]
 
 @final
 class ScanRequest:
@@ -45,9 +47,9 @@ class ScanRequest:
 class CoreScan:
     """A running scan; dropping it cancels the scan."""
 
-    def next_batch(self, timeout: float = 0.1, max: int = 4096) -> list[Row] | None:
+    def next_batch(self, timeout: float = 0.1, max: int = 4096) -> list[_Row] | None:
         """Results found since the last call (maybe none); None once the scan ended and all were read."""
-    def next_batch_async(self, max: int = 4096) -> Awaitable[list[Row] | None]: ...
+    def next_batch_async(self, max: int = 4096) -> Awaitable[list[_Row] | None]: ...
     def cancel(self) -> None: ...
     @property
     def cancelled(self) -> bool: ...

@@ -28,8 +28,14 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--exclude", action="append", default=[], help="targets to skip (repeatable)")
     s.add_argument("--exclude-ports", default="", help="ports to skip")
     s.add_argument("--scope", help="authorised networks: a file (one per line) or a comma list")
-    s.add_argument("-o", "--output", action="append", default=[], metavar="FILE",
-                   help="write results; the format follows the extension: .json, .jsonl (repeatable)")
+    s.add_argument(
+        "-o",
+        "--output",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="write results; the format follows the extension: .json, .jsonl (repeatable)",
+    )
     s.add_argument("--rate", type=float, help="probes per second (default: as fast as limits allow)")
     s.add_argument("--concurrency", type=int, default=8192, help="probes in flight at most")
     s.add_argument("--max-per-host", type=int, help="probes in flight against one host")
@@ -51,7 +57,9 @@ def _scope(arg: str | None) -> list[str] | None:
         return None
     path = Path(arg)
     if path.is_file():
-        return [line.split("#", 1)[0].strip() for line in path.read_text().splitlines() if line.split("#", 1)[0].strip()]
+        return [
+            line.split("#", 1)[0].strip() for line in path.read_text().splitlines() if line.split("#", 1)[0].strip()
+        ]
     return [x.strip() for x in arg.split(",") if x.strip()]
 
 
@@ -95,7 +103,7 @@ class _Bar:
 
 @contextlib.contextmanager
 def _jsonl_writers(outputs: list[tuple[str, str]]) -> Iterator[list[IO[str]]]:
-    files = [open(path, "w", encoding="utf-8") for path, fmt in outputs if fmt == "jsonl"]  # noqa: SIM115
+    files: list[IO[str]] = [open(path, "w", encoding="utf-8") for path, fmt in outputs if fmt == "jsonl"]
     try:
         yield files
     finally:

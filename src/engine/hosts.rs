@@ -104,7 +104,7 @@ impl HostTable {
                 out.push(HostSummary { host: *ip, hostname: hostname(*ip), counts, srtt: h.rtt.srtt() });
             }
         }
-        out.sort_by(|a, b| a.host.cmp(&b.host));
+        out.sort_by_key(|h| h.host);
         out
     }
 }
