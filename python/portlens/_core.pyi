@@ -40,6 +40,8 @@ class ScanRequest:
     @property
     def ports(self) -> list[int]:
         """The ports this request probes, ascending."""
+    def resolve(self) -> dict[str, Any]:
+        """Resolve and check the targets without scanning: intervals, hostnames, total."""
     def options(self) -> dict[str, Any]:
         """The options as plain values."""
 

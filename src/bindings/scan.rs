@@ -103,6 +103,30 @@ impl ScanRequest {
         self.config.ports.as_slice().to_vec()
     }
 
+    /// Resolve and check the targets without scanning: `{"intervals": [(first, last, count)],
+    /// "hostnames": {address: name}, "total": count}` (used to split a scan into shards).
+    fn resolve<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let req = self.clone();
+        let targets = {
+            let _guard = runtime().enter();
+            block_on(py, async move {
+                let scope = req.scope.as_deref().map(Scope::parse).transpose()?;
+                Targets::build(&req.include, &req.exclude, &req.target_options, scope.as_ref()).await
+            })??
+        };
+        let d = PyDict::new(py);
+        let intervals: Vec<(String, String, u128)> =
+            targets.intervals().map(|(a, b, n)| (a.to_string(), b.to_string(), n)).collect();
+        d.set_item("intervals", intervals)?;
+        let names = PyDict::new(py);
+        for (ip, name) in targets.hostnames() {
+            names.set_item(ip.to_string(), name)?;
+        }
+        d.set_item("hostnames", names)?;
+        d.set_item("total", targets.len())?;
+        Ok(d)
+    }
+
     /// The options as plain values, for recording with a result.
     fn options<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let d = PyDict::new(py);

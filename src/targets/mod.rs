@@ -128,6 +128,16 @@ impl Targets {
         self.hostnames.get(&ip).map(String::as_str)
     }
 
+    /// The disjoint address intervals, first and last address of each, in address order.
+    pub fn intervals(&self) -> impl Iterator<Item = (IpAddr, IpAddr, u128)> + '_ {
+        self.blocks.iter().map(|b| (b.fam.ip(b.iv.lo), b.fam.ip(b.iv.hi), b.iv.count()))
+    }
+
+    /// Every address the user named by hostname, with that name.
+    pub fn hostnames(&self) -> impl Iterator<Item = (IpAddr, &str)> + '_ {
+        self.hostnames.iter().map(|(ip, name)| (*ip, name.as_str()))
+    }
+
     /// All addresses, lazily, in address order (IPv4 first).
     pub fn iter(&self) -> impl Iterator<Item = IpAddr> + '_ {
         self.blocks.iter().flat_map(|b| (b.iv.lo..=b.iv.hi).map(move |v| b.fam.ip(v)))
