@@ -120,6 +120,23 @@ def scenarios(truth: dict[str, Any]) -> dict[str, tuple[str, str, Found]]:
     }
 
 
+def memory_runs(lab: Lab) -> list[Run]:
+    """Peak memory of portlens as the target grows: a /20, a /18 and a /16 of live AnyIP hosts x 100 ports.
+
+    The anyip namespace is made to answer for all of 198.19.0.0/16 (its /20 keeps its dead quarter)."""
+    a = lab.truth["anyip"]
+    ns = f"pl-{lab.tag}-anyip"
+    subprocess.run(["ip", "-n", ns, "route", "add", "local", "198.19.0.0/16", "dev", "lo"], check=True)
+    subprocess.run(["ip", "-n", lab.scanner_ns, "route", "add", "198.19.0.0/16", "via", a["gateway"]], check=True)
+    runs = []
+    for block in ("198.19.0.0/20", "198.19.0.0/18", "198.19.0.0/16"):
+        name = f"{block} x 100 ports (memory)"
+        took, found, rss = portlens_run(lab, block, "top-100")
+        runs.append(Run(name, "portlens", took, found, note="-/-", peak_rss_mb=rss))
+        print(f"{name:34} portlens {took:8.2f} s  peak RSS {rss} MB  open found {len(found)}", file=sys.stderr)
+    return runs
+
+
 def render(runs: list[Run]) -> str:
     lines = [
         f"Machine: {os.cpu_count()} cores, {platform.machine()}, Linux {platform.release()}, "
@@ -131,9 +148,14 @@ def render(runs: list[Run]) -> str:
     base = {r.scenario: r.seconds for r in runs if r.tool == "portlens" and r.seconds}
     for r in runs:
         if r.seconds is None:
-            lines.append(f"| {r.scenario} | {r.tool} | – | – | – | – | {r.note} | |")
+            lines.append(f"| {r.scenario} | {r.tool} | {r.note} | – | – | – | – | |")
             continue
         ratio = f"{r.seconds / base[r.scenario]:.1f}x" if base.get(r.scenario) else "–"
+        if r.note == "-/-":
+            lines.append(
+                f"| {r.scenario} | {r.tool} | {r.seconds:.2f} | {len(r.found)} | – | – | – | {r.peak_rss_mb:.0f} |"
+            )
+            continue
         rss = f"{r.peak_rss_mb:.0f}" if r.peak_rss_mb else "–"
         lines.append(
             f"| {r.scenario} | {r.tool} | {r.seconds:.2f} | {len(r.found)} | {r.note.split('/')[0]} | "
@@ -156,13 +178,19 @@ def main(argv: list[str] | None = None) -> int:
             for tool in args.tools.split(","):
                 try:
                     took, found, rss = TOOLS[tool](lab, targets, ports)
-                except (FileNotFoundError, RuntimeError, subprocess.TimeoutExpired) as e:
+                except subprocess.TimeoutExpired:
+                    runs.append(Run(name, tool, None, set(), note=f"timed out after {TIMEOUT:.0f} s"))
+                    print(f"{name:34} {tool:28} timed out after {TIMEOUT:.0f} s", file=sys.stderr)
+                    continue
+                except (FileNotFoundError, RuntimeError) as e:
                     runs.append(Run(name, tool, None, set(), note=f"not run: {str(e)[:80]}"))
                     print(f"{name:34} {tool:28} not run: {e}", file=sys.stderr)
                     continue
                 missed, invented = len(truth - found), len(found - truth)
                 runs.append(Run(name, tool, took, found, note=f"{missed}/{invented}", peak_rss_mb=rss))
                 print(f"{name:34} {tool:28} {took:8.2f} s  missed {missed}  invented {invented}", file=sys.stderr)
+        if not args.only or any("memory".startswith(o) for o in args.only):
+            runs += memory_runs(lab)
     table = render(runs)
     print(table)
     Path(args.out).write_text("# Benchmark results\n\n" + table)
