@@ -83,24 +83,29 @@ def test_low_fd_limit_is_slower_but_exact(truth: dict[str, Any], tmp_path: Path)
 
 
 def test_fd_exhaustion_is_waited_out_not_reported_closed(truth: dict[str, Any]) -> None:
-    """The process holds most of its 256 fds elsewhere: sockets fail with EMFILE, the engine backs
-    off and retries, and every port still gets its true state."""
+    """The process holds most of its 256 fds elsewhere while silent probes hold sockets: socket()
+    fails with EMFILE, the engine backs off and retries, and every port still gets its true state."""
+    t = truth["filt"]
+    ports = ",".join(map(str, t["open_ports"])) + ",1-2000,6000-6009"
     script = textwrap.dedent(
         f"""
         import json, resource, portlens
         resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
-        held = [open("/dev/null") for _ in range(180)]
-        r = portlens.scan({truth["open"]["v4"]!r}, ports="all", keep=["open"])
-        print(json.dumps({{"open": [p.port for p in r.ports], "counts": r.counts,
-                          "waits": r.stats["resource_waits"]}}))
+        held = [open("/dev/null") for _ in range(160)]
+        r = portlens.scan({t["v4"]!r}, ports={ports!r}, keep=["open", "closed"])
+        print(json.dumps({{"open": [p.port for p in r.ports if p.state == "open"],
+                          "closed": [p.port for p in r.ports if p.state == "closed"],
+                          "counts": r.counts, "waits": r.stats["resource_waits"]}}))
         """
     )
     p = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert p.returncode == 0, p.stderr
     doc = json.loads(p.stdout)
     assert doc["waits"] > 0, "the test did not provoke EMFILE"
-    assert doc["open"] == truth["open"]["open_ports"]
-    assert doc["counts"] == {"open": 40, "closed": 65535 - 40, "filtered": 0}
+    assert doc["open"] == t["open_ports"]
+    assert doc["closed"] == t["reset_ports"]
+    n = len(set(t["open_ports"]) | set(range(1, 2001)) | set(t["reset_ports"]))
+    assert doc["counts"] == {"open": len(t["open_ports"]), "closed": 10, "filtered": n - len(t["open_ports"]) - 10}
 
 
 def test_ctrl_c_writes_partial_results(truth: dict[str, Any], tmp_path: Path) -> None:

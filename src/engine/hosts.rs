@@ -80,7 +80,8 @@ impl HostTable {
         lock(&self.global).sample(rtt);
     }
 
-    /// No answer after every retry; counted on the host only if it is known to be up.
+    /// No answer from the host itself (silence, or an error from the path); counted on the host
+    /// only if it is known to be up.
     pub fn silent(&self, ip: IpAddr) {
         if let Some(h) = lock(self.shard(&ip)).get_mut(&ip) {
             h.counts[PortState::Filtered.index()] += 1;

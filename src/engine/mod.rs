@@ -255,8 +255,12 @@ async fn probe(ctx: Arc<Ctx>, tx: mpsc::Sender<PortResult>, ip: IpAddr, port: u1
         match tcp::connect(addr, &rto, &ctx.cancel).await {
             Attempt::Answer { state, reason, rtt } => {
                 attempt += 1;
-                if reason != Reason::Error && reason != Reason::NetUnreach {
+                // Only what the host itself sends proves it is up; an ICMP error from a router
+                // or the local stack does not.
+                if matches!(reason, Reason::SynAck | Reason::SynAckReset | Reason::ConnRefused | Reason::PortUnreach) {
                     ctx.hosts.answered(ip, state, rtt, attempt);
+                } else {
+                    ctx.hosts.silent(ip);
                 }
                 break PortResult { host: ip, port, state, reason, rtt: Some(rtt), attempts: attempt };
             }
