@@ -3,7 +3,16 @@
 from collections.abc import Awaitable
 from typing import Any, final
 
-__all__ = ["CoreScan", "ScanRequest", "parse_ports", "service_name", "start_scan", "start_scan_async", "top_ports", "__version__"]
+__all__ = [
+    "CoreScan",
+    "ScanRequest",
+    "parse_ports",
+    "service_name",
+    "start_scan",
+    "start_scan_async",
+    "top_ports",
+    "__version__",
+]
 
 __version__: str
 

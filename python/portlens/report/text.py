@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .._core import service_name
 from ..results import ScanResult
 
 
@@ -16,10 +17,11 @@ def summary_table(r: ScanResult, limit: int = 200) -> str:
     if shown:
         width = max(len(p.host) for p in shown[:limit])
         lines.append("")
-        lines.append(f"  {'HOST':<{width}}  {'PORT':>9}  {'STATE':<9} REASON")
+        lines.append(f"  {'HOST':<{width}}  {'PORT':>9}  {'STATE':<9} {'REASON':<14} SERVICE (guess by port)")
         for p in shown[:limit]:
             port = f"{p.port}/{p.protocol}"
-            lines.append(f"  {p.host:<{width}}  {port:>9}  {p.state:<9} {p.reason}")
+            guess = service_name(p.port) or ""
+            lines.append(f"  {p.host:<{width}}  {port:>9}  {p.state:<9} {p.reason:<14} {guess}")
         if len(shown) > limit:
             lines.append(f"  ... {len(shown) - limit} more (see the JSON output)")
     return "\n".join(lines)
