@@ -316,3 +316,6 @@ async fn probe(ctx: Arc<Ctx>, tx: mpsc::Sender<PortResult>, ip: IpAddr, port: u1
     }
     c.done.fetch_add(1, Ordering::Relaxed);
 }
+
+#[cfg(test)]
+mod tests;

@@ -227,6 +227,7 @@ mod tests {
     // Python cover real links. They only connect to listeners they create themselves.
     #[tokio::test]
     async fn open_and_closed_on_loopback() {
+        crate::engine::tests::assert_private_namespace();
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
         let open = listener.local_addr().unwrap();
         let cancel = CancellationToken::new();

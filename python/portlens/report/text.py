@@ -21,7 +21,7 @@ def summary_table(r: ScanResult, limit: int = 200) -> str:
         for p in shown[:limit]:
             port = f"{p.port}/{p.protocol}"
             guess = service_name(p.port) or ""
-            lines.append(f"  {p.host:<{width}}  {port:>9}  {p.state:<9} {p.reason:<14} {guess}")
+            lines.append(f"  {p.host:<{width}}  {port:>9}  {p.state:<9} {p.reason:<14} {guess}".rstrip())
         if len(shown) > limit:
             lines.append(f"  ... {len(shown) - limit} more (see the JSON output)")
     return "\n".join(lines)

@@ -1,0 +1,91 @@
+//! End-to-end engine tests on the loopback of a private network namespace (`make test-rust`
+//! runs `cargo test` under `unshare --net`), against listeners the tests open themselves.
+use super::*;
+use crate::targets::{TargetOptions, Targets};
+use std::collections::BTreeSet;
+use std::net::TcpListener;
+
+/// Refuse to scan anything unless this process has a network namespace of its own: nothing but
+/// `lo` may exist, so no other program can be listening on the ports probed here.
+pub(crate) fn assert_private_namespace() {
+    // /proc/self/net/dev lists this namespace's interfaces (/sys may still show another's).
+    let dev = std::fs::read_to_string("/proc/self/net/dev").unwrap_or_default();
+    let ifaces: Vec<String> =
+        dev.lines().skip(2).filter_map(|l| l.split(':').next()).map(|n| n.trim().to_string()).collect();
+    assert_eq!(ifaces, vec!["lo".to_string()], "run the engine tests in a private namespace: `make test-rust`");
+}
+
+fn targets(spec: &str) -> Targets {
+    Targets::build_literal(&[spec.to_string()], &[], &TargetOptions::default(), None).unwrap()
+}
+
+async fn collect(mut h: ScanHandle) -> (Vec<PortResult>, ScanSummary) {
+    let mut got = Vec::new();
+    while let Some(r) = h.results.recv().await {
+        got.push(r);
+    }
+    (got, h.task.await.unwrap().unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exact_open_set_and_counts_on_loopback() {
+    assert_private_namespace();
+    let listeners: Vec<TcpListener> = (0..5).map(|_| TcpListener::bind("127.0.0.1:0").unwrap()).collect();
+    let open: BTreeSet<u16> = listeners.iter().map(|l| l.local_addr().unwrap().port()).collect();
+    let spec = format!("1-3000,{}", open.iter().map(u16::to_string).collect::<Vec<_>>().join(","));
+    let ports = PortList::parse(&spec, "").unwrap();
+    let n = ports.len() as u128;
+    let mut cfg = ScanConfig::new(ports);
+    cfg.keep = [true, true, false];
+    let h = start(targets("127.0.0.1"), cfg, &tokio::runtime::Handle::current()).unwrap();
+    let (got, summary) = collect(h).await;
+    let found: BTreeSet<u16> = got.iter().filter(|r| r.state == PortState::Open).map(|r| r.port).collect();
+    assert_eq!(found, open);
+    assert_eq!(summary.status, ScanStatus::Complete);
+    assert_eq!(summary.counts, [open.len() as u128, n - open.len() as u128, 0]);
+    assert_eq!(got.len() as u128, n, "open and closed are kept, each exactly once");
+    assert_eq!(summary.hosts.len(), 1);
+    assert_eq!(summary.progress.done, n);
+    assert!(got.iter().all(|r| r.attempts == 1 && r.rtt.is_some()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unrouted_lab_addresses_are_filtered_not_closed() {
+    assert_private_namespace();
+    // No route to 198.18.0.0/15 in a private namespace: the kernel answers ENETUNREACH.
+    let mut cfg = ScanConfig::new(PortList::parse("80,443", "").unwrap());
+    cfg.keep = [true, true, true];
+    let h = start(targets("198.18.9.0/30"), cfg, &tokio::runtime::Handle::current()).unwrap();
+    let (got, summary) = collect(h).await;
+    assert_eq!(got.len(), 8);
+    assert!(got.iter().all(|r| r.state == PortState::Filtered && r.reason == Reason::NetUnreach), "{got:?}");
+    assert!(summary.hosts.is_empty(), "no host answered by itself");
+    assert_eq!(summary.counts, [0, 0, 8]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_ends_the_scan_and_keeps_counts_consistent() {
+    assert_private_namespace();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // 2^20 probes: far more than can finish before the cancel below.
+    let cfg = ScanConfig::new(PortList::parse(&format!("{port},1-65535"), "").unwrap());
+    let h = start(targets("127.0.0.0/28"), cfg, &tokio::runtime::Handle::current()).unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    h.monitor.cancel();
+    let started = std::time::Instant::now();
+    let (_, summary) = collect(h).await;
+    assert!(started.elapsed() < Duration::from_secs(1));
+    assert_eq!(summary.status, ScanStatus::Cancelled);
+    assert!(summary.progress.done < summary.progress.total);
+    assert_eq!(summary.counts.iter().sum::<u128>(), summary.progress.done);
+}
+
+#[test]
+fn invalid_config_is_refused_before_starting() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mut cfg = ScanConfig::new(PortList::parse("80", "").unwrap());
+    cfg.rate = Some(-1.0);
+    let err = start(targets("198.18.9.1"), cfg, rt.handle()).err().unwrap();
+    assert!(err.to_string().contains("rate"), "{err}");
+}
