@@ -318,4 +318,4 @@ async fn probe(ctx: Arc<Ctx>, tx: mpsc::Sender<PortResult>, ip: IpAddr, port: u1
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
