@@ -3,6 +3,7 @@ pub mod error;
 pub mod ports;
 pub mod probe;
 pub mod result;
+pub mod services;
 pub mod targets;
 
 #[cfg(feature = "python")]

@@ -80,6 +80,8 @@ pub struct PortResult {
     pub rtt: Option<Duration>,
     /// How many connect attempts it took (1 = first try).
     pub attempts: u8,
+    /// Service identification, for open ports when the scan asked for it.
+    pub service: Option<Box<crate::services::ServiceInfo>>,
 }
 
 /// Per-host roll-up; only hosts that answered at least once are listed individually.

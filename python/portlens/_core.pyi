@@ -16,8 +16,8 @@ __all__ = [
 
 __version__: str
 
-# (host, port, protocol, state, reason, rtt seconds, attempts, hostname)
-_Row = tuple[str, int, str, str, str, float | None, int, str | None]
+# (host, port, protocol, state, reason, rtt seconds, attempts, hostname, service record as JSON)
+_Row = tuple[str, int, str, str, str, float | None, int, str | None, str | None]
 
 @final
 class ScanRequest:
@@ -45,6 +45,8 @@ class ScanRequest:
         max_hosts: int = ...,
         allow_large: bool = False,
         resolve_timeout: float = 5.0,
+        services: bool = False,
+        service_timeout: float = 5.0,
     ) -> ScanRequest: ...
     @property
     def ports(self) -> list[int]:

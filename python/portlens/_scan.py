@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
@@ -57,8 +58,10 @@ def _request(targets: str | Iterable[str], ports: str | Iterable[int], options: 
 
 
 def _row(row: tuple[Any, ...]) -> PortResult:
-    host, port, protocol, state, reason, rtt, attempts, hostname = row
-    return PortResult(host, port, protocol, state, reason, rtt, attempts, hostname)
+    host, port, protocol, state, reason, rtt, attempts, hostname, service = row
+    if service is None:
+        return PortResult(host, port, protocol, state, reason, rtt, attempts, hostname)
+    return PortResult(host, port, protocol, state, reason, rtt, attempts, hostname, service=json.loads(service))
 
 
 class Scan:
@@ -209,6 +212,7 @@ def scan(
     ports: str | Iterable[int] = "top-1000",
     *,
     progress: ProgressCallback | None = None,
+    executor: Any = None,
     **options: Any,
 ) -> ScanResult:
     """Scan TCP ports of ``targets`` and return the result.
@@ -226,7 +230,15 @@ def scan(
     The GIL is released while the scan runs, and it works inside a running event loop (Jupyter).
     Ctrl-C stops the scan within a fraction of a second and raises `ScanInterrupted` (a
     `KeyboardInterrupt`) whose ``.result`` holds what was found.
+
+    ``executor``: a ``dask.distributed.Client`` (or a scheduler address) runs the scan in shards on
+    that cluster and merges them into one result (see `portlens.distributed`; extra options
+    ``shard_probes`` and ``retries``).
     """
+    if executor is not None:
+        from . import distributed
+
+        return distributed.scan(targets, ports, executor=executor, progress=progress, **options)
     s = start(targets, ports, progress=progress, **options)
     try:
         return s.result()

@@ -13,8 +13,8 @@ use std::time::Duration;
 use tokio::sync::{mpsc, Mutex};
 use tokio::task::JoinHandle;
 
-/// (host, port, protocol, state, reason, rtt seconds, attempts, hostname)
-type Row = (String, u16, &'static str, &'static str, &'static str, Option<f64>, u8, Option<String>);
+/// (host, port, protocol, state, reason, rtt seconds, attempts, hostname, service as JSON)
+type Row = (String, u16, &'static str, &'static str, &'static str, Option<f64>, u8, Option<String>, Option<String>);
 
 fn seconds(name: &str, value: f64) -> PyResult<Duration> {
     Duration::try_from_secs_f64(value)
@@ -40,7 +40,7 @@ impl ScanRequest {
         concurrency = 8192, rate = None, max_per_host = None, initial_rtt_timeout = 1.0,
         min_rtt_timeout = 0.1, max_rtt_timeout = 3.0, min_retries = 1, max_retries = 4,
         randomize = true, seed = None, keep = vec!["open".to_string()], max_hosts = 1 << 24,
-        allow_large = false, resolve_timeout = 5.0
+        allow_large = false, resolve_timeout = 5.0, services = false, service_timeout = 5.0
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -63,6 +63,8 @@ impl ScanRequest {
         max_hosts: u128,
         allow_large: bool,
         resolve_timeout: f64,
+        services: bool,
+        service_timeout: f64,
     ) -> PyResult<Self> {
         let mut keep_mask = [false; 3];
         for state in &keep {
@@ -88,6 +90,8 @@ impl ScanRequest {
         config.randomize = randomize;
         config.seed = seed;
         config.keep = keep_mask;
+        config.services = services;
+        config.service_budget = seconds("service_timeout", service_timeout)?;
         config.validate()?;
         let target_options = TargetOptions {
             max_addresses: max_hosts,
@@ -147,6 +151,8 @@ impl ScanRequest {
         d.set_item("seed", c.seed)?;
         let keep: Vec<&str> = PortState::ALL.iter().filter(|s| c.keep[s.index()]).map(|s| s.as_str()).collect();
         d.set_item("keep", keep)?;
+        d.set_item("services", c.services)?;
+        d.set_item("service_timeout", c.service_budget.as_secs_f64())?;
         Ok(d)
     }
 }
@@ -198,6 +204,7 @@ impl Shared {
             r.rtt.map(|d| d.as_secs_f64()),
             r.attempts,
             self.monitor.hostname(r.host).map(str::to_string),
+            r.service.as_ref().and_then(|s| serde_json::to_string(s).ok()),
         )
     }
 

@@ -45,6 +45,9 @@ pub struct ScanConfig {
     pub seed: Option<u64>,
     /// Which states are streamed one by one; the others are only counted.
     pub keep: [bool; 3],
+    /// Identify the service behind every open port, each within `service_budget`.
+    pub services: bool,
+    pub service_budget: Duration,
 }
 
 impl ScanConfig {
@@ -58,6 +61,8 @@ impl ScanConfig {
             randomize: true,
             seed: None,
             keep: [true, false, false],
+            services: false,
+            service_budget: Duration::from_secs(5),
         }
     }
 
@@ -70,6 +75,9 @@ impl ScanConfig {
             if !(rate.is_finite() && rate > 0.0) {
                 return Err(Error::option("rate", format!("{rate} is not a positive number of probes per second")));
             }
+        }
+        if self.service_budget.is_zero() {
+            return Err(Error::option("service_timeout", "must be greater than zero"));
         }
         if self.max_per_host == Some(0) {
             return Err(Error::option("max_per_host", "must be at least 1"));
@@ -262,7 +270,7 @@ async fn probe(ctx: Arc<Ctx>, tx: mpsc::Sender<PortResult>, ip: IpAddr, port: u1
                 } else {
                     ctx.hosts.silent(ip);
                 }
-                break PortResult { host: ip, port, state, reason, rtt: Some(rtt), attempts: attempt };
+                break PortResult { host: ip, port, state, reason, rtt: Some(rtt), attempts: attempt, service: None };
             }
             Attempt::Silent => {
                 attempt += 1;
@@ -275,6 +283,7 @@ async fn probe(ctx: Arc<Ctx>, tx: mpsc::Sender<PortResult>, ip: IpAddr, port: u1
                         reason: Reason::NoResponse,
                         rtt: None,
                         attempts: attempt,
+                        service: None,
                     };
                 }
                 c.retries.fetch_add(1, Ordering::Relaxed);
@@ -304,6 +313,11 @@ async fn probe(ctx: Arc<Ctx>, tx: mpsc::Sender<PortResult>, ip: IpAddr, port: u1
             Attempt::Cancelled => return,
         }
     };
+    let mut result = result;
+    if ctx.config.services && result.state == PortState::Open {
+        let info = crate::services::identify(addr, ctx.config.service_budget, &ctx.cancel).await;
+        result.service = Some(Box::new(info));
+    }
     drop(permit);
     ctx.limiter.success();
     c.states[result.state.index()].fetch_add(1, Ordering::Relaxed);
