@@ -46,6 +46,7 @@
 //!    common one, or a generic `http-alt`, so treat it as a hint, not an identification.
 
 use crate::error::{Error, Result};
+pub use crate::result::Protocol;
 
 /// A sorted, de-duplicated, non-empty list of TCP ports (1-65535).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,6 +60,16 @@ impl PortList {
     /// `exclude` uses the same grammar as `spec`, without `!`. An error in `exclude` has
     /// `exclude` as its input.
     pub fn parse(spec: &str, exclude: &str) -> Result<PortList> {
+        match Self::parse_for(spec, exclude, Protocol::Tcp, false)? {
+            Some(list) => Ok(list),
+            None => Err(Error::ports(spec, spec, 0, "no TCP ports in the specification")),
+        }
+    }
+
+    /// Parse a spec for one protocol. Named sets are that protocol's lists. With `both` (a scan of
+    /// TCP and UDP), items prefixed `T:` or `U:` apply to that protocol only and None means the
+    /// spec names no port of `proto`; without it, a prefix for the other protocol is an error.
+    pub fn parse_for(spec: &str, exclude: &str, proto: Protocol, both: bool) -> Result<Option<PortList>> {
         let mut include = Accumulator::new();
         let mut remove = Accumulator::new();
 
@@ -71,14 +82,19 @@ impl PortList {
                  '1-1024', 'top-100' or 'all'",
             ));
         }
-        let ctx = Ctx { input: spec, in_exclude: false };
+        let ctx = Ctx { input: spec, in_exclude: false, proto, both };
+        let mut any_include = false;
         for item in items(spec) {
-            let (negated, term) = parse_item(&ctx, &item)?;
+            let Some((negated, term)) = parse_item(&ctx, &item)? else { continue };
             if negated {
                 remove.add(term);
             } else {
                 include.add(term);
+                any_include = true;
             }
+        }
+        if both && !any_include {
+            return Ok(None);
         }
         if include.is_empty() {
             return Err(Error::ports(
@@ -90,10 +106,11 @@ impl PortList {
         }
 
         if !exclude.trim().is_empty() {
-            let ctx = Ctx { input: exclude, in_exclude: true };
+            let ctx = Ctx { input: exclude, in_exclude: true, proto, both };
             for item in items(exclude) {
-                let (_, term) = parse_item(&ctx, &item)?;
-                remove.add(term);
+                if let Some((_, term)) = parse_item(&ctx, &item)? {
+                    remove.add(term);
+                }
             }
         }
 
@@ -106,7 +123,7 @@ impl PortList {
         if ports.is_empty() {
             return Err(Error::ports(spec, spec, 0, "every port was excluded; nothing is left to scan"));
         }
-        Ok(PortList { ports })
+        Ok(Some(PortList { ports }))
     }
 
     /// A list of the given ports, sorted and de-duplicated. Errors if there are none or one is 0.
@@ -180,6 +197,83 @@ pub fn named_set(name: &str) -> Option<&'static [u16]> {
     }
 }
 
+/// A named set of `proto` ports: the TCP lists above, or [`UDP_TOP_100`] / [`UDP_TOP_1000`].
+pub fn named_set_for(name: &str, proto: Protocol) -> Option<&'static [u16]> {
+    match proto {
+        Protocol::Tcp => named_set(name),
+        Protocol::Udp => {
+            let name = name.trim();
+            if name.eq_ignore_ascii_case("top-100") {
+                Some(&UDP_TOP_100)
+            } else if name.eq_ignore_ascii_case("top-1000") {
+                Some(&UDP_TOP_1000)
+            } else {
+                None
+            }
+        }
+    }
+}
+
+/// The common UDP service name for a port, from the curated UDP tier.
+pub fn udp_service_name(port: u16) -> Option<&'static str> {
+    UDP_TIER.iter().find(|&&(p, _)| p == port).map(|&(_, n)| n)
+}
+
+/// The 100 UDP ports most worth checking, most important first: the amplifiers, leaky and
+/// unauthenticated services of RISK-KNOWLEDGE (DNS, NTP, SNMP, NetBIOS, TFTP, SSDP, memcached,
+/// CLDAP, BACnet, ...), then VPN, VoIP, directory, management, ICS and discovery protocols, each a
+/// documented default of its protocol (IANA's service-name registry, vendors' documentation).
+pub static UDP_TOP_100: [u16; 100] = tier_ports::<100>(&UDP_TIER);
+
+/// [`UDP_TOP_100`], then the remaining ports of 1-1024 ascending, then ascending above 1024.
+pub static UDP_TOP_1000: [u16; 1000] = build_udp_top_1000();
+
+const fn build_udp_top_1000() -> [u16; 1000] {
+    let mut out = [0u16; 1000];
+    let mut seen = [false; 65536];
+    let mut n = 0;
+    while n < UDP_TIER.len() {
+        out[n] = UDP_TIER[n].0;
+        assert!(!seen[UDP_TIER[n].0 as usize], "duplicate port in UDP_TIER");
+        seen[UDP_TIER[n].0 as usize] = true;
+        n += 1;
+    }
+    let mut p = 1usize;
+    while n < 1000 {
+        if !seen[p] {
+            out[n] = p as u16;
+            seen[p] = true;
+            n += 1;
+        }
+        p += 1;
+    }
+    out
+}
+
+#[rustfmt::skip]
+const UDP_TIER: [(u16, &str); 100] = [
+    // amplifiers and leaky services (RISK-KNOWLEDGE)
+    (53, "domain"), (123, "ntp"), (161, "snmp"), (137, "netbios-ns"), (138, "netbios-dgm"), (69, "tftp"),
+    (111, "rpcbind"), (2049, "nfs"), (1900, "ssdp"), (11211, "memcache"), (389, "ldap"), (19, "chargen"),
+    (17, "qotd"), (5353, "mdns"), (1434, "ms-sql-m"), (47808, "bacnet"), (37810, "dahua-discovery"),
+    (3389, "ms-wbt-server"), (88, "kerberos"), (464, "kpasswd"), (500, "isakmp"), (4500, "ipsec-nat-t"),
+    (5060, "sip"), (623, "asf-rmcp"), (520, "route"), (162, "snmptrap"), (514, "syslog"), (7, "echo"),
+    (13, "daytime"), (37, "time"), (9, "discard"), (3702, "ws-discovery"), (5351, "nat-pmp"), (5683, "coap"),
+    (10001, "ubnt-discovery"), (1194, "openvpn"), (1701, "l2tp"), (1812, "radius"), (1813, "radacct"),
+    (1645, "radius-old"), (1646, "radacct-old"), (67, "dhcps"), (68, "dhcpc"), (546, "dhcpv6-client"),
+    (547, "dhcpv6-server"), (443, "quic"), (3478, "stun"), (5355, "llmnr"), (135, "msrpc"), (139, "netbios-ssn"),
+    (445, "microsoft-ds"), (631, "ipp"), (177, "xdmcp"), (427, "svrloc"), (1604, "citrix-ica"),
+    (3283, "net-assistant"), (5632, "pcanywherestat"), (17185, "vxworks-wdb"), (20000, "dnp3"), (502, "modbus"),
+    (44818, "ethernet-ip"), (2222, "ethernet-ip-io"), (9600, "omron-fins"), (34964, "profinet-cm"),
+    (2123, "gtp-c"), (2152, "gtp-u"), (1719, "h323ras"), (2427, "mgcp-gateway"), (2727, "mgcp-callagent"),
+    (5004, "rtp"), (5005, "rtcp"), (4789, "vxlan"), (6081, "geneve"), (8472, "otv"), (6343, "sflow"),
+    (2055, "netflow"), (4739, "ipfix"), (1985, "hsrp"), (3784, "bfd-control"), (517, "talk"), (518, "ntalk"),
+    (497, "retrospect"), (1026, "win-rpc"), (1027, "win-rpc-alt"), (5000, "upnp"), (10000, "ndmp"),
+    (9987, "teamspeak3"), (27015, "steam"), (25565, "minecraft"), (64738, "mumble"), (6881, "bittorrent"),
+    (51413, "transmission"), (4672, "emule"), (8767, "teamspeak2"), (2302, "halo"), (28960, "cod"),
+    (1028, "win-rpc-alt2"), (49152, "win-dynamic"), (32768, "rpc-dynamic"), (4000, "icq"),
+];
+
 /// The common TCP service name for a port from our curated tiers (22 -> `"ssh"`, 445 ->
 /// `"microsoft-ds"`), or `None` for ports we have no name for. A hint, not an identification.
 pub fn service_name(port: u16) -> Option<&'static str> {
@@ -196,12 +290,14 @@ pub static TOP_1000: [u16; 1000] = build_top_1000();
 // Parsing
 // ---------------------------------------------------------------------------------------------
 
-const PORT_ZERO: &str = "port 0 cannot be scanned with a TCP connect";
+const PORT_ZERO: &str = "port 0 cannot be scanned with a TCP connect or a connected UDP socket";
 const KNOWN_SETS: &str = "top-100, top-1000";
 
 struct Ctx<'a> {
     input: &'a str,
     in_exclude: bool,
+    proto: Protocol,
+    both: bool,
 }
 
 impl Ctx<'_> {
@@ -245,8 +341,8 @@ enum Term {
     Named(&'static [u16]),
 }
 
-/// Parse one item into (negated, term).
-fn parse_item(ctx: &Ctx<'_>, item: &Item<'_>) -> Result<(bool, Term)> {
+/// Parse one item into (negated, term); None for an item of the other protocol.
+fn parse_item(ctx: &Ctx<'_>, item: &Item<'_>) -> Result<Option<(bool, Term)>> {
     let mut text = item.text;
     if text.is_empty() {
         return Err(ctx.err(item, "empty item (two commas in a row, or a leading or trailing comma)"));
@@ -270,35 +366,48 @@ fn parse_item(ctx: &Ctx<'_>, item: &Item<'_>) -> Result<(bool, Term)> {
     };
 
     if let Some(colon) = text.find(':') {
-        let proto = text[..colon].trim();
-        if proto.eq_ignore_ascii_case("U") {
-            return Err(ctx.err(item, "UDP ports are not supported by this scan"));
-        } else if proto.eq_ignore_ascii_case("S") {
+        let prefix = text[..colon].trim();
+        let item_proto = if prefix.eq_ignore_ascii_case("T") {
+            Protocol::Tcp
+        } else if prefix.eq_ignore_ascii_case("U") {
+            Protocol::Udp
+        } else if prefix.eq_ignore_ascii_case("S") {
             return Err(ctx.err(item, "SCTP ports are not supported by this scan"));
-        } else if !proto.eq_ignore_ascii_case("T") {
+        } else {
             return Err(ctx.err(
                 item,
-                format!("unknown protocol prefix {}; only 'T:' (TCP) is accepted", quote(&format!("{proto}:"))),
+                format!("unknown protocol prefix {}; use 'T:' (TCP) or 'U:' (UDP)", quote(&format!("{prefix}:"))),
             ));
-        }
+        };
+        let letter = if item_proto == Protocol::Tcp { "T" } else { "U" };
         text = text[colon + 1..].trim_start();
         if text.is_empty() {
-            return Err(ctx.err(item, "no ports after 'T:'"));
+            return Err(ctx.err(item, format!("no ports after '{letter}:'")));
         }
         if text.contains(':') {
             return Err(ctx.err(item, "only one protocol prefix is allowed per item"));
         }
         if text.starts_with('!') {
-            return Err(ctx.err(item, "'!' must come before the 'T:' prefix, as in '!T:22'"));
+            return Err(ctx.err(item, format!("'!' must come before the '{letter}:' prefix, as in '!{letter}:22'")));
+        }
+        if item_proto != ctx.proto {
+            if !ctx.both {
+                let (kind, option) = if item_proto == Protocol::Udp { ("UDP", "udp") } else { ("TCP", "tcp") };
+                return Err(ctx.err(
+                    item,
+                    format!("{kind} ports are not supported by this scan; scan with protocol=\"{option}\" or \"both\""),
+                ));
+            }
+            return Ok(None);
         }
     }
 
     if text.eq_ignore_ascii_case("all") {
-        return Ok((negated, Term::Range(1, u16::MAX)));
+        return Ok(Some((negated, Term::Range(1, u16::MAX))));
     }
     if text.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("top-")) {
-        return match named_set(text) {
-            Some(set) => Ok((negated, Term::Named(set))),
+        return match named_set_for(text, ctx.proto) {
+            Some(set) => Ok(Some((negated, Term::Named(set)))),
             None => Err(ctx.err(item, format!("unknown named set {}; known: {KNOWN_SETS}", quote(text)))),
         };
     }
@@ -321,7 +430,7 @@ fn parse_item(ctx: &Ctx<'_>, item: &Item<'_>) -> Result<(bool, Term)> {
             Term::Range(start, end)
         }
     };
-    Ok((negated, term))
+    Ok(Some((negated, term)))
 }
 
 /// A decimal port number 1-65535 written with ASCII digits only (no sign, no base prefix).
@@ -1351,7 +1460,7 @@ mod tests {
             ("80\n443", "80\n443", "unexpected whitespace"),
             ("top-5000", "top-5000", "unknown named set 'top-5000'; known: top-100, top-1000"),
             ("top-", "top-", "unknown named set 'top-'"),
-            ("U:53", "U:53", "UDP ports are not supported by this scan"),
+            ("U:53", "U:53", "UDP ports are not supported by this scan; scan with protocol=\"udp\""),
             ("u:53", "u:53", "UDP ports are not supported by this scan"),
             ("S:80", "S:80", "SCTP ports are not supported"),
             ("X:80", "X:80", "unknown protocol prefix 'X:'"),

@@ -9,16 +9,25 @@ pub enum PortState {
     Open,
     Closed,
     Filtered,
+    /// UDP only: silence, which an open service that ignored the probe and a firewall that
+    /// dropped it both give.
+    #[serde(rename = "open|filtered")]
+    OpenFiltered,
 }
 
+/// Number of port states; arrays of counts are indexed by `PortState::index()`.
+pub const STATES: usize = 4;
+
 impl PortState {
-    pub const ALL: [PortState; 3] = [PortState::Open, PortState::Closed, PortState::Filtered];
+    pub const ALL: [PortState; STATES] =
+        [PortState::Open, PortState::Closed, PortState::Filtered, PortState::OpenFiltered];
 
     pub fn as_str(self) -> &'static str {
         match self {
             PortState::Open => "open",
             PortState::Closed => "closed",
             PortState::Filtered => "filtered",
+            PortState::OpenFiltered => "open|filtered",
         }
     }
 
@@ -28,6 +37,22 @@ impl PortState {
 
     pub fn parse(s: &str) -> Option<PortState> {
         PortState::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    Tcp,
+    Udp,
+}
+
+impl Protocol {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Tcp => "tcp",
+            Protocol::Udp => "udp",
+        }
     }
 }
 
@@ -51,6 +76,12 @@ pub enum Reason {
     AdminProhibited,
     /// Some other ICMP or local error ended the probe.
     Error,
+    /// A UDP datagram came back.
+    UdpResponse,
+    /// An ICMP echo reply (host discovery).
+    EchoReply,
+    /// The host was not probed for ports: discovery found it down.
+    HostDown,
 }
 
 impl Reason {
@@ -65,6 +96,9 @@ impl Reason {
             Reason::NetUnreach => "net-unreach",
             Reason::AdminProhibited => "admin-prohibited",
             Reason::Error => "error",
+            Reason::UdpResponse => "udp-response",
+            Reason::EchoReply => "echo-reply",
+            Reason::HostDown => "host-down",
         }
     }
 }
@@ -74,6 +108,7 @@ impl Reason {
 pub struct PortResult {
     pub host: IpAddr,
     pub port: u16,
+    pub protocol: Protocol,
     pub state: PortState,
     pub reason: Reason,
     /// Round-trip time of the answer that decided the state; None without an answer.
@@ -84,13 +119,16 @@ pub struct PortResult {
     pub service: Option<Box<crate::services::ServiceInfo>>,
 }
 
-/// Per-host roll-up; only hosts that answered at least once are listed individually.
+/// Per-host roll-up: hosts that answered (up), and hosts that host discovery found down.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct HostSummary {
     pub host: IpAddr,
     pub hostname: Option<String>,
-    /// Counts indexed by `PortState::index()`.
-    pub counts: [u64; 3],
+    pub up: bool,
+    /// What proved the host up (its first answer), or `NoResponse` for a down host.
+    pub reason: Reason,
+    /// Counts indexed by `PortState::index()`, TCP and UDP together.
+    pub counts: [u64; STATES],
     pub srtt: Option<Duration>,
 }
 
@@ -144,8 +182,10 @@ pub struct ScanSummary {
     pub hosts_total: u128,
     pub ports_per_host: usize,
     pub hosts: Vec<HostSummary>,
-    /// Counts over every probed (host, port), indexed by `PortState::index()`.
-    pub counts: [u128; 3],
+    /// Counts over every probed (host, port, protocol), indexed by `PortState::index()`.
+    pub counts: [u128; STATES],
+    /// Hosts found down by discovery (not port-scanned); None when discovery did not run.
+    pub hosts_down: Option<u128>,
     pub progress: Progress,
     /// The fd soft limit in force during the scan and the concurrency it allowed.
     pub fd_limit: u64,

@@ -22,7 +22,7 @@ def test_all_ports_of_one_host_v4(truth: dict[str, Any]) -> None:
     assert r.status == "complete"
     assert _open(r) == truth["open"]["open_ports"]
     n_open = len(truth["open"]["open_ports"])
-    assert r.counts == {"open": n_open, "closed": 65535 - n_open, "filtered": 0}
+    assert r.counts == {"open": n_open, "closed": 65535 - n_open, "filtered": 0, "open|filtered": 0}
     assert all(p.reason in ("syn-ack", "syn-ack-reset") for p in r.ports)
     (h,) = r.hosts
     assert h.address == host and h.counts["open"] == n_open and h.rtt is not None
@@ -67,20 +67,32 @@ def test_filtered_host_states_and_reasons(truth: dict[str, Any], icmp_unlimited:
         "open": len(t["open_ports"]),
         "closed": len(t["reset_ports"]),
         "filtered": 65535 - len(t["open_ports"]) - len(t["reset_ports"]),
+        "open|filtered": 0,
     }
 
 
 def test_anyip_block_with_dead_hosts(truth: dict[str, Any]) -> None:
     t = truth["anyip"]
-    r = portlens.scan(t["block"], ports="22,80,443", keep=["open", "closed"])
     dead = set(t["dead"])
+    live = t["live_count"]
+    # discovery (on by default for many hosts): dead hosts are down and cost only the pings
+    r = portlens.scan(t["block"], ports="22,80,443", keep=["open", "closed"])
     assert r.hosts_total == 4096
-    assert r.hosts_up == t["live_count"] == 4096 - len(dead)
-    assert not dead & {h.address for h in r.hosts}
+    assert r.hosts_up == live == 4096 - len(dead)
+    assert r.hosts_down == len(dead)
+    assert {h.address for h in r.hosts if h.state == "down"} == dead
+    assert all(h.reason == "no-response" for h in r.hosts if h.state == "down")
+    assert all(h.reason in ("syn-ack", "conn-refused") for h in r.hosts if h.state == "up")
     for h in r.hosts:
-        assert h.counts == {"open": 2, "closed": 1, "filtered": 0}, h
-    assert r.counts == {"open": 2 * t["live_count"], "closed": t["live_count"], "filtered": 3 * len(dead)}
+        if h.state == "up":
+            assert h.counts == {"open": 2, "closed": 1, "filtered": 0, "open|filtered": 0}, h
+    assert r.counts == {"open": 2 * live, "closed": live, "filtered": 0, "open|filtered": 0}
     assert {p.port for p in r.ports if p.state == "closed"} == {22}
+    # without discovery every address is port-scanned: dead ones come out filtered
+    r2 = portlens.scan(t["block"], ports="22,80,443", discovery=False)
+    assert r2.hosts_up == live and r2.hosts_down == 0
+    assert r2.counts == {"open": 2 * live, "closed": live, "filtered": 3 * len(dead), "open|filtered": 0}
+    assert sorted((p.host, p.port) for p in r2.ports) == sorted((p.host, p.port) for p in r.ports if p.state == "open")
 
 
 def test_hostile_servers_are_open_and_the_scan_ends(truth: dict[str, Any]) -> None:

@@ -47,10 +47,17 @@ class ScanRequest:
         resolve_timeout: float = 5.0,
         services: bool = False,
         service_timeout: float = 5.0,
+        protocol: str = "tcp",
+        udp_fast: bool = False,
+        discovery: bool | None = None,
+        icmp_interval: float = 1.05,
     ) -> ScanRequest: ...
     @property
     def ports(self) -> list[int]:
-        """The ports this request probes, ascending."""
+        """The TCP ports this request probes, ascending."""
+    @property
+    def udp_ports(self) -> list[int]:
+        """The UDP ports this request probes, ascending."""
     def resolve(self) -> dict[str, Any]:
         """Resolve and check the targets without scanning: intervals, hostnames, total."""
     def options(self) -> dict[str, Any]:
@@ -78,8 +85,8 @@ def start_scan_async(request: ScanRequest) -> Awaitable[CoreScan]: ...
 def parse_ports(spec: str, exclude: str = "") -> list[int]:
     """Expand a port specification to sorted ports."""
 
-def top_ports(name: str) -> list[int]:
-    """A named port list ("top-100", "top-1000") in priority order."""
+def top_ports(name: str, protocol: str = "tcp") -> list[int]:
+    """A named port list ("top-100", "top-1000") of "tcp" or "udp", in priority order."""
 
-def service_name(port: int) -> str | None:
-    """The common TCP service name of a port, if known."""
+def service_name(port: int, protocol: str = "tcp") -> str | None:
+    """The common service name of a port, if known."""

@@ -9,7 +9,7 @@ from typing import Any
 
 __all__ = ["PortResult", "HostResult", "ScanResult", "STATES"]
 
-STATES = ("open", "closed", "filtered")
+STATES = ("open", "closed", "filtered", "open|filtered")
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,9 +24,11 @@ class PortResult:
     rtt: float | None = None
     attempts: int = 1
     hostname: str | None = None
+    # what answers on the port (name, product, version, method, conf, ...), when known; not hashed
+    service: Mapping[str, Any] | None = field(default=None, hash=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d: dict[str, Any] = {
             "host": self.host,
             "hostname": self.hostname,
             "port": self.port,
@@ -36,6 +38,9 @@ class PortResult:
             "rtt": self.rtt,
             "attempts": self.attempts,
         }
+        if self.service is not None:
+            d["service"] = dict(self.service)
+        return d
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> PortResult:
@@ -48,22 +53,22 @@ class PortResult:
             rtt=None if d.get("rtt") is None else float(d["rtt"]),
             attempts=int(d.get("attempts", 1)),
             hostname=d.get("hostname"),
+            service=None if d.get("service") is None else dict(d["service"]),
         )
 
 
 @dataclass(frozen=True, slots=True)
 class HostResult:
-    """A host that answered at least one probe, with its port counts and kept port results."""
+    """A host: "up" (it answered, with its port counts and kept port results) or "down" (host
+    discovery got no answer, so its ports were not scanned). ``reason`` says what decided it."""
 
     address: str
     hostname: str | None
     counts: Mapping[str, int]
     rtt: float | None
     ports: tuple[PortResult, ...] = ()
-
-    @property
-    def state(self) -> str:
-        return "up"
+    state: str = "up"
+    reason: str | None = None
 
     @property
     def open_ports(self) -> list[int]:
@@ -74,6 +79,7 @@ class HostResult:
             "address": self.address,
             "hostname": self.hostname,
             "state": self.state,
+            "reason": self.reason,
             "counts": dict(self.counts),
             "rtt": self.rtt,
         }
@@ -86,6 +92,7 @@ class ScanResult:
     ``ports`` holds the port results of the kept states (open by default), sorted by host and
     port; every state is counted in ``counts``. ``hosts`` lists the hosts that answered.
     ``status`` is "complete", or "cancelled" for a scan stopped early (Ctrl-C, ``cancel()``).
+    ``hosts`` lists up hosts first, then the hosts discovery found down.
     """
 
     ports: tuple[PortResult, ...]
@@ -105,7 +112,12 @@ class ScanResult:
 
     @property
     def hosts_up(self) -> int:
-        return len(self.hosts)
+        return sum(1 for h in self.hosts if h.state == "up")
+
+    @property
+    def hosts_down(self) -> int:
+        """Hosts host discovery found down (counted even beyond those listed in ``hosts``)."""
+        return int(self.stats.get("hosts_down") or 0)
 
     def __iter__(self) -> Iterator[PortResult]:
         return iter(self.ports)
@@ -129,6 +141,17 @@ class ScanResult:
         from .report.jsonfmt import dumps_result, write_text
 
         text = dumps_result(self)
+        if path is not None:
+            write_text(path, text)
+        return text
+
+    def to_nmap_xml(self, path: str | None = None) -> str:
+        """nmap's XML format (``-oX``), read by python-nmap, python-libnmap, DefectDojo and others;
+        also written to ``path``. `portlens.load_nmap_xml` reads it back."""
+        from .report.jsonfmt import write_text
+        from .report.nmap_xml import to_nmap_xml
+
+        text = to_nmap_xml(self)
         if path is not None:
             write_text(path, text)
         return text
@@ -161,19 +184,21 @@ def build_result(
     for p in ports_sorted:
         by_host.setdefault(p.host, []).append(p)
     hosts = []
-    for address, hostname, n_open, n_closed, n_filtered, srtt in summary["hosts"]:
+    for address, hostname, state, reason, counts, srtt in summary["hosts"]:
         hosts.append(
             HostResult(
                 address=address,
                 hostname=hostname,
-                counts={"open": n_open, "closed": n_closed, "filtered": n_filtered},
+                counts=dict(zip(STATES, counts)),
                 rtt=srtt,
                 ports=tuple(by_host.get(address, ())),
+                state=state,
+                reason=reason,
             )
         )
     return ScanResult(
         ports=ports_sorted,
-        hosts=tuple(sorted(hosts, key=lambda h: _addr_key(h.address))),
+        hosts=tuple(sorted(hosts, key=lambda h: (h.state != "up", _addr_key(h.address)))),
         counts=dict(summary["counts"]),
         status=summary["status"],
         started=started,
@@ -183,6 +208,7 @@ def build_result(
         options=dict(options),
         stats={
             **dict(summary["progress"]),
+            "hosts_down": summary.get("hosts_down"),
             "fd_limit": summary["fd_limit"],
             "max_concurrency": summary["max_concurrency"],
         },

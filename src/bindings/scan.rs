@@ -3,7 +3,7 @@ use super::errors::PortSpecError;
 use super::runtime::{block_on, runtime};
 use crate::engine::{self, Monitor, ScanConfig, ScanHandle, TimingConfig};
 use crate::ports::{self, PortList};
-use crate::result::{PortResult, PortState, Progress, ScanSummary};
+use crate::result::{PortResult, PortState, Progress, Protocol, ScanSummary, STATES};
 use crate::targets::{Scope, TargetOptions, Targets};
 use crate::Error;
 use pyo3::prelude::*;
@@ -40,7 +40,8 @@ impl ScanRequest {
         concurrency = 8192, rate = None, max_per_host = None, initial_rtt_timeout = 1.0,
         min_rtt_timeout = 0.1, max_rtt_timeout = 3.0, min_retries = 1, max_retries = 4,
         randomize = true, seed = None, keep = vec!["open".to_string()], max_hosts = 1 << 24,
-        allow_large = false, resolve_timeout = 5.0, services = false, service_timeout = 5.0
+        allow_large = false, resolve_timeout = 5.0, services = false, service_timeout = 5.0,
+        protocol = "tcp", udp_fast = false, discovery = None, icmp_interval = 1.05
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -65,18 +66,41 @@ impl ScanRequest {
         resolve_timeout: f64,
         services: bool,
         service_timeout: f64,
+        protocol: &str,
+        udp_fast: bool,
+        discovery: Option<bool>,
+        icmp_interval: f64,
     ) -> PyResult<Self> {
-        let mut keep_mask = [false; 3];
+        let mut keep_mask = [false; STATES];
         for state in &keep {
             let st = PortState::parse(state).ok_or_else(|| {
-                Error::option("keep", format!("unknown port state {state:?}; use open, closed or filtered"))
+                Error::option(
+                    "keep",
+                    format!("unknown port state {state:?}; use open, closed, filtered or open|filtered"),
+                )
             })?;
             keep_mask[st.index()] = true;
         }
         if let Some(scope) = &scope {
             Scope::parse(scope)?;
         }
-        let mut config = ScanConfig::new(PortList::parse(ports, exclude_ports)?);
+        let (tcp, udp) = match protocol {
+            "tcp" => (true, false),
+            "udp" => (false, true),
+            "both" => (true, true),
+            other => {
+                return Err(
+                    Error::option("protocol", format!("{other:?} is not one of \"tcp\", \"udp\", \"both\"")).into()
+                )
+            }
+        };
+        let both = tcp && udp;
+        let tcp_ports = if tcp { PortList::parse_for(ports, exclude_ports, Protocol::Tcp, both)? } else { None };
+        let udp_ports = if udp { PortList::parse_for(ports, exclude_ports, Protocol::Udp, both)? } else { None };
+        let mut config = ScanConfig::for_protocols(tcp_ports, udp_ports);
+        config.udp_fast = udp_fast;
+        config.discovery = discovery;
+        config.icmp_interval = seconds("icmp_interval", icmp_interval)?;
         config.timing = TimingConfig {
             initial_rto: seconds("initial_rtt_timeout", initial_rtt_timeout)?,
             min_rto: seconds("min_rtt_timeout", min_rtt_timeout)?,
@@ -101,10 +125,16 @@ impl ScanRequest {
         Ok(ScanRequest { include: targets, exclude, scope, target_options, config })
     }
 
-    /// The ports this request probes, in ascending order.
+    /// The TCP ports this request probes, in ascending order.
     #[getter]
     fn ports(&self) -> Vec<u16> {
-        self.config.ports.as_slice().to_vec()
+        self.config.ports.as_ref().map(|p| p.as_slice().to_vec()).unwrap_or_default()
+    }
+
+    /// The UDP ports this request probes, in ascending order.
+    #[getter]
+    fn udp_ports(&self) -> Vec<u16> {
+        self.config.udp_ports.as_ref().map(|p| p.as_slice().to_vec()).unwrap_or_default()
     }
 
     /// Resolve and check the targets without scanning: `{"intervals": [(first, last, count)],
@@ -138,7 +168,18 @@ impl ScanRequest {
         d.set_item("targets", &self.include)?;
         d.set_item("exclude", &self.exclude)?;
         d.set_item("scope", &self.scope)?;
-        d.set_item("ports", c.ports.to_spec())?;
+        d.set_item(
+            "protocol",
+            match (&c.ports, &c.udp_ports) {
+                (Some(_), Some(_)) => "both",
+                (None, Some(_)) => "udp",
+                _ => "tcp",
+            },
+        )?;
+        d.set_item("ports", c.ports.as_ref().map(PortList::to_spec))?;
+        d.set_item("udp_ports", c.udp_ports.as_ref().map(PortList::to_spec))?;
+        d.set_item("discovery", c.discovery)?;
+        d.set_item("udp_fast", c.udp_fast)?;
         d.set_item("concurrency", c.concurrency)?;
         d.set_item("rate", c.rate)?;
         d.set_item("max_per_host", c.max_per_host)?;
@@ -198,7 +239,7 @@ impl Shared {
         (
             r.host.to_string(),
             r.port,
-            "tcp",
+            r.protocol.as_str(),
             r.state.as_str(),
             r.reason.as_str(),
             r.rtt.map(|d| d.as_secs_f64()),
@@ -321,9 +362,9 @@ fn summary_dict<'py>(py: Python<'py>, s: &ScanSummary) -> PyResult<Bound<'py, Py
             (
                 h.host.to_string(),
                 h.hostname.clone(),
-                h.counts[0],
-                h.counts[1],
-                h.counts[2],
+                if h.up { "up" } else { "down" },
+                h.reason.as_str(),
+                h.counts.to_vec(),
                 h.srtt.map(|d| d.as_secs_f64()),
             )
         })
@@ -334,6 +375,7 @@ fn summary_dict<'py>(py: Python<'py>, s: &ScanSummary) -> PyResult<Bound<'py, Py
         counts.set_item(st.as_str(), s.counts[st.index()])?;
     }
     d.set_item("counts", counts)?;
+    d.set_item("hosts_down", s.hosts_down)?;
     d.set_item("progress", progress_dict(py, &s.progress)?)?;
     d.set_item("fd_limit", s.fd_limit)?;
     d.set_item("max_concurrency", s.max_concurrency)?;
@@ -366,10 +408,19 @@ pub fn parse_ports(spec: &str, exclude: &str) -> PyResult<Vec<u16>> {
     Ok(PortList::parse(spec, exclude)?.as_slice().to_vec())
 }
 
-/// A named port list ("top-100", "top-1000") in priority order.
+fn protocol_arg(protocol: &str) -> PyResult<Protocol> {
+    match protocol {
+        "tcp" => Ok(Protocol::Tcp),
+        "udp" => Ok(Protocol::Udp),
+        other => Err(Error::option("protocol", format!("{other:?} is not \"tcp\" or \"udp\"")).into()),
+    }
+}
+
+/// A named port list ("top-100", "top-1000") of a protocol, in priority order.
 #[pyfunction]
-pub fn top_ports(name: &str) -> PyResult<Vec<u16>> {
-    ports::named_set(name).map(<[u16]>::to_vec).ok_or_else(|| {
+#[pyo3(signature = (name, protocol = "tcp"))]
+pub fn top_ports(name: &str, protocol: &str) -> PyResult<Vec<u16>> {
+    ports::named_set_for(name, protocol_arg(protocol)?).map(<[u16]>::to_vec).ok_or_else(|| {
         PortSpecError::new_err((
             format!("unknown named port set {name:?}; known: top-100, top-1000"),
             Some(name.to_string()),
@@ -379,8 +430,12 @@ pub fn top_ports(name: &str) -> PyResult<Vec<u16>> {
     })
 }
 
-/// The common service name for a TCP port, if the project's lists name it.
+/// The common service name for a port, if the project's lists name it.
 #[pyfunction]
-pub fn service_name(port: u16) -> Option<&'static str> {
-    ports::service_name(port)
+#[pyo3(signature = (port, protocol = "tcp"))]
+pub fn service_name(port: u16, protocol: &str) -> PyResult<Option<&'static str>> {
+    Ok(match protocol_arg(protocol)? {
+        Protocol::Tcp => ports::service_name(port),
+        Protocol::Udp => ports::udp_service_name(port),
+    })
 }

@@ -60,6 +60,12 @@ impl Limiter {
         Arc::clone(&self.sem).acquire_owned().await.expect("limiter semaphore is never closed")
     }
 
+    /// Several slots at once (never more than the current capacity), released together.
+    pub async fn acquire_many(&self, n: u32) -> OwnedSemaphorePermit {
+        let n = n.min(self.capacity() as u32).max(1);
+        Arc::clone(&self.sem).acquire_many_owned(n).await.expect("limiter semaphore is never closed")
+    }
+
     pub fn capacity(&self) -> usize {
         self.capacity.load(Ordering::Relaxed)
     }

@@ -1,18 +1,22 @@
-//! The scheduler: walks the (host, port) permutation, keeps the right number of probes in flight,
-//! retries silences, and streams results out through a bounded channel.
+//! The scheduler: host discovery, then TCP over a random permutation of (host, port), then UDP
+//! per host around the targets' ICMP rate limits. Results stream out through a bounded channel.
+mod discovery;
 pub mod hosts;
 pub mod limits;
 pub mod permute;
+mod record;
 pub mod timing;
+mod udp;
 
 use crate::ports::PortList;
 use crate::probe::tcp::{self, Attempt};
-use crate::result::{PortResult, PortState, Progress, Reason, ScanStatus, ScanSummary};
+use crate::result::{PortResult, PortState, Progress, Protocol, Reason, ScanStatus, ScanSummary, STATES};
 use crate::targets::Targets;
 use crate::{Error, Result};
 use hosts::HostTable;
 use limits::{Limiter, Pacer};
 use permute::Permutation;
+use record::record;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -33,7 +37,10 @@ const CHANNEL: usize = 4096;
 
 #[derive(Debug, Clone)]
 pub struct ScanConfig {
-    pub ports: PortList,
+    /// TCP ports to probe (None: no TCP).
+    pub ports: Option<PortList>,
+    /// UDP ports to probe (None: no UDP).
+    pub udp_ports: Option<PortList>,
     pub timing: TimingConfig,
     /// Upper bound on probes in flight; lowered to what the fd limit allows.
     pub concurrency: usize,
@@ -44,30 +51,49 @@ pub struct ScanConfig {
     pub randomize: bool,
     pub seed: Option<u64>,
     /// Which states are streamed one by one; the others are only counted.
-    pub keep: [bool; 3],
-    /// Identify the service behind every open port, each within `service_budget`.
+    pub keep: [bool; STATES],
+    /// Identify the service behind every open TCP port, each within `service_budget`.
     pub services: bool,
     pub service_budget: Duration,
+    /// Host discovery before port scanning; None: only when there is more than one address.
+    pub discovery: Option<bool>,
+    /// UDP: do not wait out ICMP rate limits; unconfirmed ports are reported open|filtered.
+    pub udp_fast: bool,
+    /// UDP: the interval at which a rate-limited target sends ICMP errors (Linux: 1 s per peer).
+    pub icmp_interval: Duration,
 }
 
 impl ScanConfig {
+    /// A TCP scan of `ports` with default options.
     pub fn new(ports: PortList) -> Self {
+        Self::for_protocols(Some(ports), None)
+    }
+
+    /// A scan of these TCP and UDP ports (either may be None) with default options.
+    pub fn for_protocols(ports: Option<PortList>, udp_ports: Option<PortList>) -> Self {
         ScanConfig {
             ports,
+            udp_ports,
             timing: TimingConfig::default(),
             concurrency: 8192,
             rate: None,
             max_per_host: None,
             randomize: true,
             seed: None,
-            keep: [true, false, false],
+            keep: [true, false, false, false],
             services: false,
             service_budget: Duration::from_secs(5),
+            discovery: None,
+            udp_fast: false,
+            icmp_interval: Duration::from_millis(1050),
         }
     }
 
     pub fn validate(&self) -> Result<()> {
         self.timing.validate()?;
+        if self.ports.is_none() && self.udp_ports.is_none() {
+            return Err(Error::option("ports", "no TCP and no UDP ports to scan"));
+        }
         if self.concurrency == 0 {
             return Err(Error::option("concurrency", "must be at least 1"));
         }
@@ -84,16 +110,21 @@ impl ScanConfig {
         }
         Ok(())
     }
+
+    fn ports_per_host(&self) -> (u64, u64) {
+        (self.ports.as_ref().map_or(0, |p| p.len() as u64), self.udp_ports.as_ref().map_or(0, |p| p.len() as u64))
+    }
 }
 
 #[derive(Debug, Default)]
 struct Counters {
     done: AtomicU64,
+    total: AtomicU64,
     open: AtomicU64,
     attempts: AtomicU64,
     retries: AtomicU64,
     resource_waits: AtomicU64,
-    states: [AtomicU64; 3],
+    states: [AtomicU64; STATES],
 }
 
 struct Ctx {
@@ -106,7 +137,6 @@ struct Ctx {
     cancel: CancellationToken,
     fatal: Mutex<Option<Error>>,
     started: Instant,
-    total: u64,
     fd_limit: u64,
 }
 
@@ -114,7 +144,7 @@ impl Ctx {
     fn progress(&self) -> Progress {
         let c = &self.counters;
         Progress {
-            total: self.total as u128,
+            total: c.total.load(Ordering::Relaxed) as u128,
             done: c.done.load(Ordering::Relaxed) as u128,
             open: c.open.load(Ordering::Relaxed),
             elapsed: self.started.elapsed(),
@@ -132,6 +162,12 @@ impl Ctx {
             Arc::clone(m.entry(ip).or_insert_with(|| Arc::new(Semaphore::new(cap))))
         };
         sem.acquire_owned().await.ok()
+    }
+
+    /// A resource error persisted past patience: fail the scan.
+    fn give_up(&self, err: std::io::Error) {
+        self.fatal.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(Error::Io(err));
+        self.cancel.cancel();
     }
 }
 
@@ -166,15 +202,40 @@ impl Monitor {
     }
 }
 
+/// The hosts to port-scan: every target, or those discovery found up.
+enum HostList {
+    All,
+    Up(Vec<IpAddr>),
+}
+
+impl HostList {
+    fn len(&self, targets: &Targets) -> u64 {
+        match self {
+            HostList::All => targets.len() as u64,
+            HostList::Up(v) => v.len() as u64,
+        }
+    }
+
+    fn get(&self, targets: &Targets, i: u64) -> Option<IpAddr> {
+        match self {
+            HostList::All => targets.get(u128::from(i)),
+            HostList::Up(v) => v.get(i as usize).copied(),
+        }
+    }
+}
+
 /// Start a scan on the given runtime. Targets are already resolved and scope-checked.
 pub fn start(targets: Targets, config: ScanConfig, runtime: &tokio::runtime::Handle) -> Result<ScanHandle> {
     config.validate()?;
     let hosts = targets.len();
-    let per_host = config.ports.len() as u128;
+    let (tcp, udp) = config.ports_per_host();
     let total = hosts
-        .checked_mul(per_host)
+        .checked_mul(u128::from(tcp + udp))
         .and_then(|t| u64::try_from(t).ok())
-        .ok_or_else(|| Error::option("targets", format!("{hosts} hosts x {per_host} ports is too many probes")))?;
+        .filter(|&t| t < 1 << 60)
+        .ok_or_else(|| {
+        Error::option("targets", format!("{hosts} hosts x {} ports is too many probes", tcp + udp))
+    })?;
     if total == 0 {
         return Err(Error::Empty(": no (host, port) pairs".into()));
     }
@@ -182,15 +243,16 @@ pub fn start(targets: Targets, config: ScanConfig, runtime: &tokio::runtime::Han
     let concurrency = limits::concurrency_for(fd_limit, config.concurrency);
     let (tx, rx) = mpsc::channel(CHANNEL);
     let cancel = CancellationToken::new();
+    let counters = Counters::default();
+    counters.total.store(total, Ordering::Relaxed);
     let ctx = Arc::new(Ctx {
         hosts: HostTable::new(config.timing),
         limiter: Limiter::new(concurrency),
         per_host: config.max_per_host.map(|_| Mutex::new(HashMap::new())),
-        counters: Counters::default(),
+        counters,
         cancel: cancel.clone(),
         fatal: Mutex::new(None),
         started: Instant::now(),
-        total,
         fd_limit,
         targets,
         config,
@@ -201,8 +263,49 @@ pub fn start(targets: Targets, config: ScanConfig, runtime: &tokio::runtime::Han
 }
 
 async fn run(ctx: Arc<Ctx>, tx: mpsc::Sender<PortResult>) -> Result<ScanSummary> {
-    let hosts = ctx.targets.len() as u64;
-    let perm = Permutation::new(ctx.total, ctx.config.randomize, ctx.config.seed);
+    let discover = ctx.config.discovery.unwrap_or(ctx.targets.len() > 1);
+    let hosts = if discover {
+        let up = discovery::discover(&ctx).await;
+        let (tcp, udp) = ctx.config.ports_per_host();
+        ctx.counters.total.store(up.len() as u64 * (tcp + udp), Ordering::Relaxed);
+        HostList::Up(up)
+    } else {
+        HostList::All
+    };
+    if let Some(ports) = ctx.config.ports.clone() {
+        tcp_phase(&ctx, &hosts, &ports, &tx).await;
+    }
+    if let Some(ports) = ctx.config.udp_ports.clone() {
+        udp::phase(&ctx, &hosts, &ports, &tx).await;
+    }
+
+    if let Some(err) = ctx.fatal.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        return Err(err);
+    }
+    let status = if ctx.cancel.is_cancelled() { ScanStatus::Cancelled } else { ScanStatus::Complete };
+    let complete = (status == ScanStatus::Complete).then(|| ctx.config.ports_per_host());
+    let summaries = ctx.hosts.summaries(|ip| ctx.targets.hostname(ip).map(str::to_string), complete);
+    let c = &ctx.counters;
+    Ok(ScanSummary {
+        status,
+        hosts_total: ctx.targets.len(),
+        ports_per_host: {
+            let (t, u) = ctx.config.ports_per_host();
+            (t + u) as usize
+        },
+        hosts: summaries,
+        counts: std::array::from_fn(|k| c.states[k].load(Ordering::Relaxed) as u128),
+        hosts_down: discover.then(|| u128::from(ctx.hosts.down_count())),
+        progress: ctx.progress(),
+        fd_limit: ctx.fd_limit,
+        max_concurrency: ctx.limiter.capacity(),
+    })
+}
+
+async fn tcp_phase(ctx: &Arc<Ctx>, hosts: &HostList, ports: &PortList, tx: &mpsc::Sender<PortResult>) {
+    let n_hosts = hosts.len(&ctx.targets);
+    let Some(total) = n_hosts.checked_mul(ports.len() as u64).filter(|&t| t > 0) else { return };
+    let perm = Permutation::new(total, ctx.config.randomize, ctx.config.seed);
     let pacer = ctx.config.rate.map(Pacer::new);
     let tracker = TaskTracker::new();
     let cancel = ctx.cancel.clone();
@@ -221,33 +324,14 @@ async fn run(ctx: Arc<Ctx>, tx: mpsc::Sender<PortResult>) -> Result<ScanSummary>
             }
         }
         // Port-major: consecutive indices go to different hosts.
-        let (host_idx, port_idx) = (i % hosts, (i / hosts) as usize);
-        let (Some(ip), Some(&port)) = (ctx.targets.get(host_idx as u128), ctx.config.ports.as_slice().get(port_idx))
-        else {
+        let (host_idx, port_idx) = (i % n_hosts, (i / n_hosts) as usize);
+        let (Some(ip), Some(&port)) = (hosts.get(&ctx.targets, host_idx), ports.as_slice().get(port_idx)) else {
             continue;
         };
-        tracker.spawn(probe(Arc::clone(&ctx), tx.clone(), ip, port, permit));
+        tracker.spawn(probe(Arc::clone(ctx), tx.clone(), ip, port, permit));
     }
     tracker.close();
     tracker.wait().await;
-
-    if let Some(err) = ctx.fatal.lock().unwrap_or_else(|e| e.into_inner()).take() {
-        return Err(err);
-    }
-    let status = if cancel.is_cancelled() { ScanStatus::Cancelled } else { ScanStatus::Complete };
-    let complete = (status == ScanStatus::Complete).then_some(ctx.config.ports.len() as u64);
-    let summaries = ctx.hosts.summaries(|ip| ctx.targets.hostname(ip).map(str::to_string), complete);
-    let c = &ctx.counters;
-    Ok(ScanSummary {
-        status,
-        hosts_total: ctx.targets.len(),
-        ports_per_host: ctx.config.ports.len(),
-        hosts: summaries,
-        counts: [0, 1, 2].map(|k| c.states[k].load(Ordering::Relaxed) as u128),
-        progress: ctx.progress(),
-        fd_limit: ctx.fd_limit,
-        max_concurrency: ctx.limiter.capacity(),
-    })
 }
 
 /// One (host, port) to a final state: retries silences, waits out resource errors.
@@ -258,27 +342,29 @@ async fn probe(ctx: Arc<Ctx>, tx: mpsc::Sender<PortResult>, ip: IpAddr, port: u1
     let mut attempt: u8 = 0;
     let mut starved_since: Option<Instant> = None;
     let c = &ctx.counters;
-    let result = loop {
+    let mut result = loop {
         c.attempts.fetch_add(1, Ordering::Relaxed);
         match tcp::connect(addr, &rto, &ctx.cancel).await {
             Attempt::Answer { state, reason, rtt } => {
                 attempt += 1;
-                // Only what the host itself sends proves it is up; an ICMP error from a router
-                // or the local stack does not.
-                if matches!(reason, Reason::SynAck | Reason::SynAckReset | Reason::ConnRefused | Reason::PortUnreach) {
-                    ctx.hosts.answered(ip, state, rtt, attempt);
-                } else {
-                    ctx.hosts.silent(ip);
-                }
-                break PortResult { host: ip, port, state, reason, rtt: Some(rtt), attempts: attempt, service: None };
+                break PortResult {
+                    host: ip,
+                    port,
+                    protocol: Protocol::Tcp,
+                    state,
+                    reason,
+                    rtt: Some(rtt),
+                    attempts: attempt,
+                    service: None,
+                };
             }
             Attempt::Silent => {
                 attempt += 1;
                 if attempt > ctx.hosts.retries() {
-                    ctx.hosts.silent(ip);
                     break PortResult {
                         host: ip,
                         port,
+                        protocol: Protocol::Tcp,
                         state: PortState::Filtered,
                         reason: Reason::NoResponse,
                         rtt: None,
@@ -292,9 +378,7 @@ async fn probe(ctx: Arc<Ctx>, tx: mpsc::Sender<PortResult>, ip: IpAddr, port: u1
                 c.resource_waits.fetch_add(1, Ordering::Relaxed);
                 let since = *starved_since.get_or_insert_with(Instant::now);
                 if since.elapsed() > RESOURCE_PATIENCE {
-                    let mut fatal = ctx.fatal.lock().unwrap_or_else(|e| e.into_inner());
-                    fatal.get_or_insert(Error::Io(err));
-                    ctx.cancel.cancel();
+                    ctx.give_up(err);
                     return;
                 }
                 ctx.limiter.shrink(permit);
@@ -313,22 +397,13 @@ async fn probe(ctx: Arc<Ctx>, tx: mpsc::Sender<PortResult>, ip: IpAddr, port: u1
             Attempt::Cancelled => return,
         }
     };
-    let mut result = result;
     if ctx.config.services && result.state == PortState::Open {
         let info = crate::services::identify(addr, ctx.config.service_budget, &ctx.cancel).await;
         result.service = Some(Box::new(info));
     }
     drop(permit);
     ctx.limiter.success();
-    c.states[result.state.index()].fetch_add(1, Ordering::Relaxed);
-    if result.state == PortState::Open {
-        c.open.fetch_add(1, Ordering::Relaxed);
-    }
-    if ctx.config.keep[result.state.index()] {
-        // A consumer that went away just stops receiving; the counts stay right.
-        let _ = tx.send(result).await;
-    }
-    c.done.fetch_add(1, Ordering::Relaxed);
+    record(&ctx, &tx, result).await;
 }
 
 #[cfg(test)]

@@ -36,13 +36,13 @@ async fn exact_open_set_and_counts_on_loopback() {
     let ports = PortList::parse(&spec, "").unwrap();
     let n = ports.len() as u128;
     let mut cfg = ScanConfig::new(ports);
-    cfg.keep = [true, true, false];
+    cfg.keep = [true, true, false, false];
     let h = start(targets("127.0.0.1"), cfg, &tokio::runtime::Handle::current()).unwrap();
     let (got, summary) = collect(h).await;
     let found: BTreeSet<u16> = got.iter().filter(|r| r.state == PortState::Open).map(|r| r.port).collect();
     assert_eq!(found, open);
     assert_eq!(summary.status, ScanStatus::Complete);
-    assert_eq!(summary.counts, [open.len() as u128, n - open.len() as u128, 0]);
+    assert_eq!(summary.counts, [open.len() as u128, n - open.len() as u128, 0, 0]);
     assert_eq!(got.len() as u128, n, "open and closed are kept, each exactly once");
     assert_eq!(summary.hosts.len(), 1);
     assert_eq!(summary.progress.done, n);
@@ -54,13 +54,14 @@ async fn unrouted_lab_addresses_are_filtered_not_closed() {
     assert_private_namespace();
     // No route to 198.18.0.0/15 in a private namespace: the kernel answers ENETUNREACH.
     let mut cfg = ScanConfig::new(PortList::parse("80,443", "").unwrap());
-    cfg.keep = [true, true, true];
+    cfg.keep = [true, true, true, true];
+    cfg.discovery = Some(false);
     let h = start(targets("198.18.9.0/30"), cfg, &tokio::runtime::Handle::current()).unwrap();
     let (got, summary) = collect(h).await;
     assert_eq!(got.len(), 8);
     assert!(got.iter().all(|r| r.state == PortState::Filtered && r.reason == Reason::NetUnreach), "{got:?}");
     assert!(summary.hosts.is_empty(), "no host answered by itself");
-    assert_eq!(summary.counts, [0, 0, 8]);
+    assert_eq!(summary.counts, [0, 0, 8, 0]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -79,6 +80,61 @@ async fn cancel_ends_the_scan_and_keeps_counts_consistent() {
     assert_eq!(summary.status, ScanStatus::Cancelled);
     assert!(summary.progress.done < summary.progress.total);
     assert_eq!(summary.counts.iter().sum::<u128>(), summary.progress.done);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discovery_skips_down_hosts() {
+    assert_private_namespace();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mut cfg = ScanConfig::new(PortList::parse(&port.to_string(), "").unwrap());
+    cfg.keep = [true, true, true, true];
+    // 127.0.0.0/30 answers (loopback), 198.18.9.0/30 has no route: down, never port-scanned.
+    let t = Targets::build_literal(
+        &["127.0.0.0/30".to_string(), "198.18.9.0/30".to_string()],
+        &[],
+        &TargetOptions::default(),
+        None,
+    )
+    .unwrap();
+    let h = start(t, cfg, &tokio::runtime::Handle::current()).unwrap();
+    let (got, summary) = collect(h).await;
+    assert_eq!(summary.hosts_down, Some(4));
+    let up: Vec<_> = summary.hosts.iter().filter(|h| h.up).map(|h| h.host.to_string()).collect();
+    assert_eq!(up, ["127.0.0.0", "127.0.0.1", "127.0.0.2", "127.0.0.3"]);
+    assert!(summary.hosts.iter().filter(|h| !h.up).all(|h| h.reason == Reason::NoResponse));
+    assert_eq!(got.len(), 4, "only up hosts are port-scanned: {got:?}");
+    assert_eq!(summary.progress.total, 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn udp_states_on_loopback() {
+    assert_private_namespace();
+    let echo = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let open = echo.local_addr().unwrap().port();
+    let quiet = std::net::UdpSocket::bind("127.0.0.1:0").unwrap(); // bound, never answers
+    let silent = quiet.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut b = [0u8; 512];
+        for _ in 0..8 {
+            if let Ok((n, from)) = echo.recv_from(&mut b) {
+                let _ = echo.send_to(&b[..n], from);
+            }
+        }
+    });
+    let mut cfg = ScanConfig::new(PortList::parse("1", "").unwrap());
+    cfg.ports = None;
+    cfg.udp_ports = Some(PortList::parse(&format!("{open},{silent},1-40"), "").unwrap());
+    cfg.keep = [true, true, true, true];
+    cfg.udp_fast = true;
+    let h = start(targets("127.0.0.1"), cfg, &tokio::runtime::Handle::current()).unwrap();
+    let (got, summary) = collect(h).await;
+    let state = |p: u16| got.iter().find(|r| r.port == p).map(|r| (r.state, r.reason));
+    assert_eq!(state(open), Some((PortState::Open, Reason::UdpResponse)));
+    assert_eq!(state(silent), Some((PortState::OpenFiltered, Reason::NoResponse)));
+    // loopback does not rate-limit ICMP errors to itself: every other port is closed
+    assert_eq!(summary.counts, [1, 40, 0, 1]);
+    assert!(got.iter().all(|r| r.protocol == Protocol::Udp));
 }
 
 #[test]

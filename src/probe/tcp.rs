@@ -3,11 +3,11 @@
 //! `connect()` reports a RST and an ICMP port-unreachable alike as ECONNREFUSED. With IP_RECVERR
 //! the kernel also queues the ICMP message on the socket's error queue, so a firewall's reject
 //! (filtered, as nmap calls it) is told apart from a closed port's RST.
+use super::errqueue::{enable_recverr, icmp_error, is_resource};
 use crate::result::{PortState, Reason};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::AsRawFd;
 use std::time::Duration;
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
@@ -98,11 +98,7 @@ fn opened(sock: Socket, rtt: Duration) -> Attempt {
     Attempt::Answer { state: PortState::Open, reason: Reason::SynAck, rtt }
 }
 
-fn is_resource(code: i32) -> bool {
-    matches!(code, libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM | libc::EADDRNOTAVAIL | libc::EAGAIN)
-}
-
-fn local_error(e: io::Error) -> Attempt {
+pub(crate) fn local_error(e: io::Error) -> Attempt {
     match e.raw_os_error() {
         Some(code) if is_resource(code) => Attempt::Resource(e),
         _ => Attempt::Answer { state: PortState::Filtered, reason: Reason::Error, rtt: Duration::ZERO },
@@ -130,88 +126,6 @@ fn refused(sock: &Socket, e: io::Error, rtt: Duration, v6: bool) -> Attempt {
         _ => (PortState::Filtered, Reason::Error),
     };
     Attempt::Answer { state, reason, rtt }
-}
-
-fn enable_recverr(sock: &Socket, v6: bool) {
-    let (level, name) = if v6 { (libc::SOL_IPV6, libc::IPV6_RECVERR) } else { (libc::SOL_IP, libc::IP_RECVERR) };
-    let one: libc::c_int = 1;
-    // SAFETY: a plain int option on a socket we own.
-    unsafe {
-        libc::setsockopt(
-            sock.as_raw_fd(),
-            level,
-            name,
-            (&one as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        );
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Icmp {
-    kind: u8,
-    code: u8,
-}
-
-impl Icmp {
-    fn reason(self, v6: bool) -> Reason {
-        if v6 {
-            // ICMPv6 destination unreachable (type 1): 1 admin prohibited, 3 address, 4 port.
-            match (self.kind, self.code) {
-                (1, 4) => Reason::PortUnreach,
-                (1, 1) | (1, 5) | (1, 6) => Reason::AdminProhibited,
-                (1, 0) => Reason::NetUnreach,
-                _ => Reason::HostUnreach,
-            }
-        } else {
-            // ICMP destination unreachable (type 3): 3 port, 9/10/13 administratively prohibited.
-            match (self.kind, self.code) {
-                (3, 3) => Reason::PortUnreach,
-                (3, 9) | (3, 10) | (3, 13) => Reason::AdminProhibited,
-                (3, 0) | (3, 6) | (3, 11) => Reason::NetUnreach,
-                _ => Reason::HostUnreach,
-            }
-        }
-    }
-}
-
-/// The ICMP message queued on the socket's error queue, if any (needs IP_RECVERR).
-fn icmp_error(sock: &Socket) -> Option<Icmp> {
-    const ORIGIN_ICMP: u8 = 2;
-    const ORIGIN_ICMP6: u8 = 3;
-    let mut data = [0u8; 64];
-    let mut cbuf = [0u64; 64];
-    let mut iov = libc::iovec { iov_base: data.as_mut_ptr().cast(), iov_len: data.len() };
-    // SAFETY: msghdr points at buffers that live for the call; we only read what the kernel wrote.
-    unsafe {
-        let mut msg: libc::msghdr = std::mem::zeroed();
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = cbuf.as_mut_ptr().cast();
-        msg.msg_controllen = std::mem::size_of_val(&cbuf) as _;
-        let n = libc::recvmsg(sock.as_raw_fd(), &mut msg, libc::MSG_ERRQUEUE | libc::MSG_DONTWAIT);
-        if n < 0 {
-            return None;
-        }
-        let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
-        while !cmsg.is_null() {
-            let c = &*cmsg;
-            let ours = (c.cmsg_level == libc::SOL_IP && c.cmsg_type == libc::IP_RECVERR)
-                || (c.cmsg_level == libc::SOL_IPV6 && c.cmsg_type == libc::IPV6_RECVERR);
-            let len = c.cmsg_len as usize;
-            let header = libc::CMSG_LEN(0) as usize;
-            if ours && len >= header + 8 {
-                // struct sock_extended_err { u32 ee_errno; u8 ee_origin; u8 ee_type; u8 ee_code; ... }
-                let p = libc::CMSG_DATA(cmsg);
-                let origin = *p.add(4);
-                if origin == ORIGIN_ICMP || origin == ORIGIN_ICMP6 {
-                    return Some(Icmp { kind: *p.add(5), code: *p.add(6) });
-                }
-            }
-            cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
-        }
-    }
-    None
 }
 
 #[cfg(test)]

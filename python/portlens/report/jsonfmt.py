@@ -25,6 +25,7 @@ def result_to_dict(r: ScanResult) -> dict[str, Any]:
         "elapsed": r.elapsed,
         "hosts_total": r.hosts_total,
         "hosts_up": r.hosts_up,
+        "hosts_down": r.hosts_down,
         "ports_per_host": r.ports_per_host,
         "counts": dict(r.counts),
         "options": dict(r.options),
@@ -52,6 +53,8 @@ def result_from_dict(d: dict[str, Any]) -> ScanResult:
             counts=dict(h["counts"]),
             rtt=h.get("rtt"),
             ports=tuple(by_host.get(h["address"], ())),
+            state=h.get("state", "up"),
+            reason=h.get("reason"),
         )
         for h in d["hosts"]
     )

@@ -1,0 +1,103 @@
+//! Host discovery: a host is up when it answers anything of its own — a SYN-ACK or RST to a TCP
+//! connect on a few common ports, or an ICMP echo reply when the process may send echoes. Hosts
+//! that stay silent through every attempt are down and cost nothing more.
+use super::permute::Permutation;
+use super::Ctx;
+use crate::probe::icmp::Pinger;
+use crate::probe::tcp::{self, Attempt};
+use crate::result::{PortState, Reason};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::time::Instant;
+use tokio_util::task::TaskTracker;
+
+/// TCP "ping" ports: the web and remote-access ports most hosts answer on, open or closed.
+pub const PING_PORTS: [u16; 3] = [443, 80, 22];
+/// Attempts per host before it is called down.
+const ATTEMPTS: u8 = 2;
+
+/// Probe every target host; returns those that are up, in address order.
+pub(super) async fn discover(ctx: &Arc<Ctx>) -> Vec<IpAddr> {
+    let stop = ctx.cancel.child_token();
+    let pinger = Pinger::new(&stop);
+    let n = ctx.targets.len() as u64;
+    let perm = Permutation::new(n, ctx.config.randomize, ctx.config.seed);
+    let up = Arc::new(Mutex::new(Vec::new()));
+    let tracker = TaskTracker::new();
+    // Each host task holds sockets for its TCP pings (and one ICMP waiter).
+    let slots = PING_PORTS.len() as u32;
+    for j in 0..perm.steps() {
+        let Some(i) = perm.at(j) else { continue };
+        let Some(ip) = ctx.targets.get(u128::from(i)) else { continue };
+        let permit = tokio::select! {
+            biased;
+            _ = ctx.cancel.cancelled() => break,
+            p = ctx.limiter.acquire_many(slots) => p,
+        };
+        let (ctx, up, pinger) = (Arc::clone(ctx), Arc::clone(&up), pinger.clone());
+        tracker.spawn(async move {
+            if ping_host(&ctx, ip, pinger.as_deref()).await {
+                up.lock().unwrap_or_else(|e| e.into_inner()).push(ip);
+            } else if !ctx.cancel.is_cancelled() {
+                ctx.hosts.down(ip);
+            }
+            drop(permit);
+        });
+    }
+    tracker.close();
+    tracker.wait().await;
+    stop.cancel();
+    let mut up = std::mem::take(&mut *up.lock().unwrap_or_else(|e| e.into_inner()));
+    up.sort();
+    up
+}
+
+async fn ping_host(ctx: &Ctx, ip: IpAddr, pinger: Option<&Pinger>) -> bool {
+    let rto = || ctx.hosts.rto(&ip);
+    let mut attempt = 0u8;
+    let started = Instant::now();
+    while attempt < ATTEMPTS {
+        if ctx.cancel.is_cancelled() {
+            return false;
+        }
+        attempt += 1;
+        ctx.counters.attempts.fetch_add(PING_PORTS.len() as u64, Ordering::Relaxed);
+        let connect = |port: u16| tcp::connect(SocketAddr::new(ip, port), &rto, &ctx.cancel);
+        let echo = async {
+            match pinger {
+                Some(p) => p.ping(ip, rto().0, &ctx.cancel).await,
+                None => None,
+            }
+        };
+        let (a, b, c, e) = tokio::join!(connect(PING_PORTS[0]), connect(PING_PORTS[1]), connect(PING_PORTS[2]), echo);
+        let mut starved = false;
+        for got in [a, b, c] {
+            match got {
+                Attempt::Answer { state, reason, rtt }
+                    if matches!(state, PortState::Open | PortState::Closed) || reason == Reason::PortUnreach =>
+                {
+                    ctx.hosts.answered(ip, None, reason, rtt, attempt);
+                    return true;
+                }
+                Attempt::Resource(_) => starved = true,
+                _ => {}
+            }
+        }
+        if let Some(rtt) = e {
+            ctx.hosts.answered(ip, None, Reason::EchoReply, rtt, attempt);
+            return true;
+        }
+        if starved {
+            // The kernel was out of sockets: this attempt proved nothing either way.
+            ctx.counters.resource_waits.fetch_add(1, Ordering::Relaxed);
+            attempt -= 1;
+            if started.elapsed() > super::RESOURCE_PATIENCE {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(10 + u64::from(rand::random::<u8>() % 20))).await;
+        }
+    }
+    false
+}

@@ -1,0 +1,33 @@
+//! The one place a final port result is counted, attributed to its host, and streamed.
+use super::Ctx;
+use crate::result::{PortResult, PortState, Reason};
+use std::sync::atomic::Ordering;
+use tokio::sync::mpsc;
+
+/// Whether the host itself sent what decided this result (so it proves the host is up).
+fn from_the_host(reason: Reason) -> bool {
+    matches!(
+        reason,
+        Reason::SynAck | Reason::SynAckReset | Reason::ConnRefused | Reason::PortUnreach | Reason::UdpResponse
+    )
+}
+
+pub(super) async fn record(ctx: &Ctx, tx: &mpsc::Sender<PortResult>, result: PortResult) {
+    let c = &ctx.counters;
+    let port = Some((result.protocol, result.state));
+    match result.rtt {
+        Some(rtt) if from_the_host(result.reason) => {
+            ctx.hosts.answered(result.host, port, result.reason, rtt, result.attempts)
+        }
+        _ => ctx.hosts.unanswered(result.host, result.protocol, result.state),
+    }
+    c.states[result.state.index()].fetch_add(1, Ordering::Relaxed);
+    if result.state == PortState::Open {
+        c.open.fetch_add(1, Ordering::Relaxed);
+    }
+    if ctx.config.keep[result.state.index()] {
+        // A consumer that went away just stops receiving; the counts stay right.
+        let _ = tx.send(result).await;
+    }
+    c.done.fetch_add(1, Ordering::Relaxed);
+}

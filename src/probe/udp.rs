@@ -1,0 +1,170 @@
+//! One UDP probe: a connected socket sends a payload and waits for a datagram or an ICMP error.
+//! A connected UDP socket with IP_RECVERR hears ICMP errors without root.
+use super::errqueue::{enable_recverr, icmp_error, is_resource};
+use super::tcp::Rto;
+use crate::result::{PortState, Reason};
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// Bytes of a reply kept for parsing; the rest is dropped.
+pub const REPLY_CAP: usize = 2048;
+
+#[derive(Debug)]
+pub enum UdpAttempt {
+    Reply {
+        data: Vec<u8>,
+        rtt: Duration,
+    },
+    /// An ICMP error came back: closed (port unreachable) or filtered (the others).
+    Icmp {
+        state: PortState,
+        reason: Reason,
+        rtt: Duration,
+    },
+    Silent,
+    Resource(io::Error),
+    Cancelled,
+}
+
+pub async fn probe(addr: SocketAddr, payload: &[u8], rto: &impl Rto, cancel: &CancellationToken) -> UdpAttempt {
+    let v6 = addr.is_ipv6();
+    let sock = match Socket::new(Domain::for_address(addr), Type::DGRAM.nonblocking(), Some(Protocol::UDP)) {
+        Ok(s) => s,
+        Err(e) => return local(e),
+    };
+    enable_recverr(&sock, v6);
+    if let Err(e) = sock.connect(&SockAddr::from(addr)) {
+        return local(e);
+    }
+    let start = Instant::now();
+    if let Err(e) = sock.send(payload) {
+        return classify_error(&sock, e, start.elapsed(), v6);
+    }
+    let mut buf = vec![0u8; REPLY_CAP];
+    // The answer (often an ICMP error) may already be there: one recv saves an epoll registration.
+    match try_recv(&sock, &mut buf, start, v6) {
+        Some(done) => return done,
+        None => {}
+    }
+    // SAFETY: the Socket owns its fd, which stays open and the same until the AsyncFd is dropped.
+    let afd = match unsafe { AsyncFd::register_with_interest(sock, Interest::READABLE | Interest::ERROR) } {
+        Ok(a) => a,
+        Err(e) => return local(e.into()),
+    };
+    loop {
+        let (rto, measured) = rto.rto();
+        let deadline = start + rto;
+        let now = Instant::now();
+        if now >= deadline {
+            return UdpAttempt::Silent;
+        }
+        let wake = if measured { deadline } else { deadline.min(now + Duration::from_millis(50)) };
+        tokio::select! {
+            biased;
+            _ = cancel.cancelled() => return UdpAttempt::Cancelled,
+            ready = afd.ready(Interest::READABLE | Interest::ERROR) => {
+                let mut guard = match ready {
+                    Ok(g) => g,
+                    Err(e) => return local(e),
+                };
+                match try_recv(afd.get_ref(), &mut buf, start, v6) {
+                    Some(done) => return done,
+                    None => guard.clear_ready(),
+                }
+            }
+            _ = tokio::time::sleep_until(wake) => {}
+        }
+    }
+}
+
+/// A datagram or an error if one is waiting; None when nothing is there yet.
+fn try_recv(sock: &Socket, buf: &mut [u8], start: Instant, v6: bool) -> Option<UdpAttempt> {
+    // SAFETY: recv into our own initialised buffer.
+    let n = unsafe {
+        libc::recv(std::os::fd::AsRawFd::as_raw_fd(sock), buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT)
+    };
+    if n >= 0 {
+        let n = n as usize;
+        return Some(UdpAttempt::Reply { data: buf[..n.min(buf.len())].to_vec(), rtt: start.elapsed() });
+    }
+    let e = io::Error::last_os_error();
+    match e.raw_os_error() {
+        Some(libc::EAGAIN) => None,
+        _ => Some(classify_error(sock, e, start.elapsed(), v6)),
+    }
+}
+
+fn classify_error(sock: &Socket, e: io::Error, rtt: Duration, v6: bool) -> UdpAttempt {
+    if let Some(icmp) = icmp_error(sock) {
+        return if icmp.is_port_unreachable(v6) {
+            UdpAttempt::Icmp { state: PortState::Closed, reason: Reason::PortUnreach, rtt }
+        } else {
+            UdpAttempt::Icmp { state: PortState::Filtered, reason: icmp.reason(v6), rtt }
+        };
+    }
+    let reason = match e.raw_os_error() {
+        Some(libc::ECONNREFUSED) => {
+            return UdpAttempt::Icmp { state: PortState::Closed, reason: Reason::PortUnreach, rtt };
+        }
+        Some(libc::EHOSTUNREACH) | Some(libc::EHOSTDOWN) => Reason::HostUnreach,
+        Some(libc::ENETUNREACH) => Reason::NetUnreach,
+        Some(libc::EACCES) | Some(libc::EPERM) => Reason::AdminProhibited,
+        Some(c) if is_resource(c) => return UdpAttempt::Resource(e),
+        _ => Reason::Error,
+    };
+    UdpAttempt::Icmp { state: PortState::Filtered, reason, rtt }
+}
+
+fn local(e: io::Error) -> UdpAttempt {
+    match e.raw_os_error() {
+        Some(c) if is_resource(c) => UdpAttempt::Resource(e),
+        Some(libc::ENETUNREACH) => {
+            UdpAttempt::Icmp { state: PortState::Filtered, reason: Reason::NetUnreach, rtt: Duration::ZERO }
+        }
+        _ => UdpAttempt::Icmp { state: PortState::Filtered, reason: Reason::Error, rtt: Duration::ZERO },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::UdpSocket;
+
+    fn fixed(ms: u64) -> impl Rto {
+        move || (Duration::from_millis(ms), true)
+    }
+
+    #[tokio::test]
+    async fn reply_closed_and_silent_on_loopback() {
+        crate::engine::tests::assert_private_namespace();
+        let server = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let addr = server.local_addr().unwrap();
+        let echo = std::thread::spawn(move || {
+            let mut b = [0u8; 64];
+            let (n, from) = server.recv_from(&mut b).unwrap();
+            server.send_to(&b[..n], from).unwrap();
+            server
+        });
+        let cancel = CancellationToken::new();
+        match probe(addr, b"ping", &fixed(1000), &cancel).await {
+            UdpAttempt::Reply { data, .. } => assert_eq!(data, b"ping"),
+            other => panic!("expected a reply, got {other:?}"),
+        }
+        // a socket that receives but never answers: silence
+        let quiet = echo.join().unwrap();
+        assert!(matches!(probe(addr, b"x", &fixed(100), &cancel).await, UdpAttempt::Silent));
+        drop(quiet);
+        match probe(addr, b"x", &fixed(1000), &cancel).await {
+            UdpAttempt::Icmp { state, reason, .. } => {
+                assert_eq!((state, reason), (PortState::Closed, Reason::PortUnreach))
+            }
+            other => panic!("expected port unreachable, got {other:?}"),
+        }
+    }
+}
