@@ -189,7 +189,7 @@ def build_result(
             HostResult(
                 address=address,
                 hostname=hostname,
-                counts=dict(zip(STATES, counts)),
+                counts=dict(zip(STATES, counts, strict=True)),
                 rtt=srtt,
                 ports=tuple(by_host.get(address, ())),
                 state=state,

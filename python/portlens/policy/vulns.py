@@ -1,0 +1,467 @@
+"""Known-vulnerable software: CVE data the user supplies, matched against identified products.
+
+Two file formats are read, both as published (plain, ``.gz`` or ``.zip``):
+
+* the CISA Known Exploited Vulnerabilities catalog (``known_exploited_vulnerabilities.json``:
+  ``{"catalogVersion", "vulnerabilities": [{"cveID", "vendorProject", "product", ...}]}``);
+* NVD CVE JSON 2.0 feeds or API responses (``{"format": "NVD_CVE", "version": "2.0",
+  "vulnerabilities": [{"cve": {"id", "metrics", "configurations", ...}}]}``).
+
+A port's products are its service's CPEs (or, failing those, a CPE derived from a well-known
+product name and version). A CVE matches when one of its configurations holds: every
+``cpeMatch`` is evaluated against the CPEs seen on the host (see :mod:`.cpe` for versions and
+ranges), nodes combine with their ``operator`` (and ``negate``), configurations with theirs. A
+vulnerable criteria must match this port's CPE. A platform condition (``vulnerable: false``) that
+nothing seen on the host can confirm or refute -- a library, or an OS when no OS CPE is known --
+leaves the match "conditional": it is reported with half the confidence and the condition in the
+evidence. The KEV catalog (and NVD's own ``cisaExploitAdd``) marks CVEs known to be exploited;
+KEV alone matches nothing, since it carries no versions. Without data files nothing is matched.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+import re
+import zipfile
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .cpe import ANY, Cpe, CpeError, criteria_matches, parse_cpe
+from .model import SEVERITIES, PolicyError, severity_rank
+
+__all__ = ["KevEntry", "CveRecord", "VulnMatch", "VulnDB", "derive_cpes", "cvss_severity"]
+
+_TRUE, _FALSE, _UNKNOWN = 1, 0, -1
+_METRICS = ("cvssMetricV40", "cvssMetricV31", "cvssMetricV30", "cvssMetricV2")
+
+
+@dataclass(frozen=True)
+class KevEntry:
+    cve: str
+    vendor: str = ""
+    product: str = ""
+    name: str = ""
+    date_added: str = ""
+    due_date: str = ""
+    required_action: str = ""
+    ransomware: str = ""
+
+
+@dataclass(frozen=True)
+class CveRecord:
+    id: str
+    description: str = ""
+    cvss: float | None = None
+    cvss_version: str | None = None
+    vector: str | None = None
+    nvd_severity: str | None = None
+    configurations: tuple[Mapping[str, Any], ...] = field(default=(), hash=False, compare=False)
+    cisa_exploit_add: str | None = None
+
+
+@dataclass(frozen=True)
+class VulnMatch:
+    """A CVE that applies to a port's product."""
+
+    cve: CveRecord
+    kev: KevEntry | None
+    criteria: str
+    range: Mapping[str, str]
+    target: str
+    conditions: tuple[str, ...] = ()  # platform criteria that could not be verified
+
+    @property
+    def exploited(self) -> bool:
+        return self.kev is not None or self.cve.cisa_exploit_add is not None
+
+    @property
+    def severity(self) -> str:
+        sev = cvss_severity(self.cve.cvss) or self.cve.nvd_severity or "medium"
+        if self.exploited and severity_rank(sev) < severity_rank("high"):
+            sev = "high"
+        return sev
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "id": self.cve.id,
+            "severity": self.severity,
+            "cvss": self.cve.cvss,
+            "cvss_version": self.cve.cvss_version,
+            "vector": self.cve.vector,
+            "known_exploited": self.exploited,
+            "matched": self.criteria,
+            "target": self.target,
+        }
+        if self.range:
+            d["range"] = dict(self.range)
+        if self.kev is not None:
+            d["kev"] = {
+                "date_added": self.kev.date_added,
+                "due_date": self.kev.due_date,
+                "required_action": self.kev.required_action,
+                "ransomware": self.kev.ransomware,
+            }
+        if self.conditions:
+            d["unverified_conditions"] = list(self.conditions)
+        if self.cve.description:
+            d["description"] = self.cve.description[:300]
+        return d
+
+
+def cvss_severity(score: float | None) -> str | None:
+    """CVSS qualitative rating (v3/v4): 0 none (info), 0.1-3.9 low, 4-6.9 medium, 7-8.9 high, 9+ critical."""
+    if score is None:
+        return None
+    if score == 0:
+        return "info"
+    if score < 4.0:
+        return "low"
+    if score < 7.0:
+        return "medium"
+    if score < 9.0:
+        return "high"
+    return "critical"
+
+
+# ------------------------------------------------------------------------------------------ reading
+
+
+def _read_json(path: str) -> Any:
+    try:
+        if path.endswith(".zip"):
+            with zipfile.ZipFile(path) as z:
+                names = [n for n in z.namelist() if n.endswith(".json")]
+                if not names:
+                    raise PolicyError("the zip archive holds no .json file", path)
+                text = z.read(names[0]).decode("utf-8")
+        elif path.endswith(".gz"):
+            with gzip.open(path, "rb") as g:
+                text = g.read().decode("utf-8")
+        else:
+            with open(path, "rb") as f:
+                text = f.read().decode("utf-8")
+    except PolicyError:
+        raise
+    except (OSError, zipfile.BadZipFile, EOFError) as e:
+        raise PolicyError(f"cannot read vulnerability data: {e}", path) from None
+    except UnicodeDecodeError:
+        raise PolicyError("vulnerability data is not UTF-8 JSON", path) from None
+    try:
+        return json.load(io.StringIO(text))
+    except json.JSONDecodeError as e:
+        raise PolicyError(f"invalid JSON: {e.msg}", path, e.lineno, e.colno) from None
+
+
+def _cvss(metrics: Any) -> tuple[float | None, str | None, str | None, str | None]:
+    if not isinstance(metrics, Mapping):
+        return None, None, None, None
+    for key in _METRICS:
+        entries = metrics.get(key)
+        if not isinstance(entries, list) or not entries:
+            continue
+        usable = [e for e in entries if isinstance(e, Mapping)]
+        primary = [e for e in usable if e.get("type") == "Primary"]
+        if not usable:
+            continue
+        entry = (primary or usable)[0]
+        data = entry.get("cvssData", {})
+        score = data.get("baseScore")
+        raw = str(data.get("baseSeverity") or entry.get("baseSeverity") or "").lower()
+        sev = "info" if raw == "none" else raw if raw in SEVERITIES else None
+        return (
+            float(score) if isinstance(score, (int, float)) else None,
+            str(data.get("version") or key[len("cvssMetricV") :]),
+            data.get("vectorString"),
+            sev,
+        )
+    return None, None, None, None
+
+
+def _parse_nvd(doc: Mapping[str, Any], path: str) -> list[CveRecord]:
+    out = []
+    for i, item in enumerate(doc.get("vulnerabilities") or []):
+        cve = item.get("cve") if isinstance(item, Mapping) else None
+        if not isinstance(cve, Mapping) or not isinstance(cve.get("id"), str):
+            raise PolicyError(f"vulnerabilities[{i}] has no cve.id: not an NVD CVE JSON 2.0 record", path)
+        if cve.get("vulnStatus") == "Rejected":
+            continue
+        desc = next(
+            (
+                d.get("value", "")
+                for d in cve.get("descriptions") or []
+                if isinstance(d, Mapping) and d.get("lang") == "en"
+            ),
+            "",
+        )
+        configs = cve.get("configurations") or []
+        if not isinstance(configs, list):
+            raise PolicyError(f"{cve['id']}: 'configurations' must be a list", path)
+        score, version, vector, sev = _cvss(cve.get("metrics"))
+        out.append(
+            CveRecord(
+                id=cve["id"],
+                description=str(desc),
+                cvss=score,
+                cvss_version=version,
+                vector=vector,
+                nvd_severity=sev,
+                configurations=tuple(c for c in configs if isinstance(c, Mapping)),
+                cisa_exploit_add=cve.get("cisaExploitAdd"),
+            )
+        )
+    return out
+
+
+def _parse_kev(doc: Mapping[str, Any], path: str) -> list[KevEntry]:
+    out = []
+    for i, v in enumerate(doc.get("vulnerabilities") or []):
+        if not isinstance(v, Mapping) or not isinstance(v.get("cveID"), str):
+            raise PolicyError(f"vulnerabilities[{i}] has no cveID: not a CISA KEV catalog entry", path)
+        out.append(
+            KevEntry(
+                cve=v["cveID"],
+                vendor=str(v.get("vendorProject", "")),
+                product=str(v.get("product", "")),
+                name=str(v.get("vulnerabilityName", "")),
+                date_added=str(v.get("dateAdded", "")),
+                due_date=str(v.get("dueDate", "")),
+                required_action=str(v.get("requiredAction", "")),
+                ransomware=str(v.get("knownRansomwareCampaignUse", "")),
+            )
+        )
+    return out
+
+
+# ------------------------------------------------------------------------------------------ matching
+
+
+def _tri_or(values: Iterable[int]) -> int:
+    vals = list(values)
+    return _TRUE if _TRUE in vals else _UNKNOWN if _UNKNOWN in vals else _FALSE
+
+
+def _tri_and(values: Iterable[int]) -> int:
+    vals = list(values)
+    return _FALSE if _FALSE in vals else _UNKNOWN if _UNKNOWN in vals else _TRUE
+
+
+def _negate(v: int) -> int:
+    return v if v == _UNKNOWN else (_TRUE if v == _FALSE else _FALSE)
+
+
+class VulnDB:
+    """CVE records (NVD) and known-exploited entries (KEV), indexed by vendor and product."""
+
+    def __init__(self, cves: Iterable[CveRecord] = (), kev: Iterable[KevEntry] = (), sources: Iterable[str] = ()):
+        self.cves: dict[str, CveRecord] = {c.id: c for c in cves}
+        self.kev: dict[str, KevEntry] = {k.cve: k for k in kev}
+        self.sources: tuple[str, ...] = tuple(sources)
+        self._index: dict[tuple[str, str], set[str]] = {}
+        self._wild: set[str] = set()
+        self._parsed: dict[str, Cpe | None] = {}
+        for rec in self.cves.values():
+            for cfg in rec.configurations:
+                for node in cfg.get("nodes") or []:
+                    for m in node.get("cpeMatch") or [] if isinstance(node, Mapping) else []:
+                        if not isinstance(m, Mapping) or not m.get("vulnerable", False):
+                            continue
+                        c = self._cpe(m.get("criteria"))
+                        if c is None:
+                            continue
+                        if "*" in c.vendor + c.product or "?" in c.vendor + c.product:
+                            self._wild.add(rec.id)
+                        else:
+                            self._index.setdefault((c.value("vendor"), c.value("product")), set()).add(rec.id)
+
+    @classmethod
+    def load(cls, paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> VulnDB:
+        """Read KEV catalogs and NVD CVE JSON 2.0 feeds (the format of each file is recognised)."""
+        if isinstance(paths, (str, os.PathLike)):
+            paths = [paths]
+        cves: list[CveRecord] = []
+        kev: list[KevEntry] = []
+        sources = []
+        for p in paths:
+            path = os.fspath(p)
+            doc = _read_json(path)
+            if not isinstance(doc, Mapping):
+                raise PolicyError("expected a JSON object (a KEV catalog or an NVD CVE 2.0 feed)", path)
+            if "CVE_Items" in doc:
+                raise PolicyError("this is an NVD JSON 1.1 feed (retired); use the NVD CVE JSON 2.0 feeds", path)
+            items = doc.get("vulnerabilities")
+            if not isinstance(items, list):
+                raise PolicyError("no 'vulnerabilities' list: not a KEV catalog nor an NVD CVE 2.0 feed", path)
+            first = items[0] if items else {}
+            if "catalogVersion" in doc or (isinstance(first, Mapping) and "cveID" in first):
+                kev.extend(_parse_kev(doc, path))
+            elif doc.get("format") == "NVD_CVE" or (isinstance(first, Mapping) and "cve" in first) or not items:
+                cves.extend(_parse_nvd(doc, path))
+            else:
+                raise PolicyError("unrecognised entries: neither KEV (cveID) nor NVD 2.0 (cve.id)", path)
+            sources.append(path)
+        return cls(cves, kev, sources)
+
+    def merge(self, other: VulnDB) -> VulnDB:
+        return VulnDB(
+            [*self.cves.values(), *other.cves.values()],
+            [*self.kev.values(), *other.kev.values()],
+            (*self.sources, *other.sources),
+        )
+
+    def __bool__(self) -> bool:
+        return bool(self.cves)
+
+    def __len__(self) -> int:
+        return len(self.cves)
+
+    def _cpe(self, text: Any) -> Cpe | None:
+        if not isinstance(text, str):
+            return None
+        if text not in self._parsed:
+            try:
+                self._parsed[text] = parse_cpe(text)
+            except CpeError:
+                self._parsed[text] = None
+        return self._parsed[text]
+
+    def _entry(self, m: Mapping[str, Any], targets: Sequence[Cpe], host: Sequence[Cpe]) -> tuple[int, list[Any]]:
+        """Evaluate one cpeMatch: (truth, [(criteria, range, target)] for this port's CPEs)."""
+        c = self._cpe(m.get("criteria"))
+        if c is None:
+            return _FALSE, []
+        vulnerable = bool(m.get("vulnerable", False))
+        hits = []
+        if vulnerable:
+            for t in targets:
+                if criteria_matches(c, m, t):
+                    rng = {k: str(m[k]) for k in m if k.startswith("version") and m[k] not in (None, "")}
+                    hits.append((str(m.get("criteria")), rng, str(t)))
+        if hits or any(criteria_matches(c, m, h) for h in host):
+            return _TRUE, hits
+        if vulnerable or (c.part in ("o", "h") and any(h.part == c.part for h in host)):
+            return _FALSE, []
+        return _UNKNOWN, []
+
+    def _config(
+        self, cfg: Mapping[str, Any], targets: Sequence[Cpe], host: Sequence[Cpe]
+    ) -> tuple[int, list[Any], list[str]]:
+        node_values, hits, unknown = [], [], []
+        for node in cfg.get("nodes") or []:
+            if not isinstance(node, Mapping):
+                continue
+            values = []
+            for m in node.get("cpeMatch") or []:
+                if not isinstance(m, Mapping):
+                    continue
+                v, h = self._entry(m, targets, host)
+                values.append(v)
+                hits.extend(h)
+                if v == _UNKNOWN:
+                    unknown.append(str(m.get("criteria")))
+            op = str(node.get("operator", "OR")).upper()
+            value = _tri_and(values) if op == "AND" else _tri_or(values)
+            node_values.append(_negate(value) if node.get("negate") else value)
+        if not node_values:
+            return _FALSE, [], []
+        op = str(cfg.get("operator", "OR" if len(node_values) == 1 else "AND")).upper()
+        value = _tri_and(node_values) if op == "AND" else _tri_or(node_values)
+        if cfg.get("negate"):
+            value = _negate(value)
+        return value, hits, unknown
+
+    def match(self, targets: Sequence[Cpe], host: Sequence[Cpe] = ()) -> list[VulnMatch]:
+        """The CVEs whose configurations hold for this port's CPEs (``targets``), given every CPE
+        seen on the host (``host``, which should include ``targets``)."""
+        host = list(host) or list(targets)
+        candidates: set[str] = set(self._wild)
+        for t in targets:
+            candidates |= self._index.get((t.value("vendor"), t.value("product")), set())
+        out = []
+        for cve_id in sorted(candidates):
+            rec = self.cves[cve_id]
+            best: VulnMatch | None = None
+            for cfg in rec.configurations:
+                value, hits, unknown = self._config(cfg, targets, host)
+                if value == _FALSE or not hits:
+                    continue
+                criteria, rng, target = hits[0]
+                m = VulnMatch(
+                    rec, self.kev.get(cve_id), criteria, rng, target, tuple(unknown) if value == _UNKNOWN else ()
+                )
+                if best is None or (best.conditions and not m.conditions):
+                    best = m
+            if best is not None:
+                out.append(best)
+        return out
+
+
+# ------------------------------------------------------------------------------------------ product names
+
+# Product names as banners announce them -> (part, vendor, product) as the NVD dictionary names
+# them. Used only when service identification gives no CPE. Several entries where NVD used more
+# than one vendor name over time.
+_PRODUCTS: tuple[tuple[re.Pattern[str], tuple[tuple[str, str, str], ...]], ...] = tuple(
+    (re.compile(p, re.IGNORECASE), names)
+    for p, names in (
+        (r"openssh", (("a", "openbsd", "openssh"),)),
+        (r"dropbear(\s*ssh[d]?)?", (("a", "dropbear_ssh_project", "dropbear_ssh"),)),
+        (r"nginx", (("a", "f5", "nginx"), ("a", "nginx", "nginx"))),
+        (r"apache(\s*(httpd|http\s*server))?", (("a", "apache", "http_server"),)),
+        (r"(apache\s*)?tomcat", (("a", "apache", "tomcat"),)),
+        (r"microsoft[-\s]iis(\s*httpd)?", (("a", "microsoft", "internet_information_services"),)),
+        (r"lighttpd", (("a", "lighttpd", "lighttpd"),)),
+        (r"vsftpd", (("a", "beasts", "vsftpd"),)),
+        (r"proftpd", (("a", "proftpd", "proftpd"),)),
+        (r"exim(\s*smtpd)?", (("a", "exim", "exim"),)),
+        (r"postfix(\s*smtpd)?", (("a", "postfix", "postfix"),)),
+        (r"dovecot(\s*(pop3d|imapd))?", (("a", "dovecot", "dovecot"),)),
+        (r"redis(\s*server)?", (("a", "redis", "redis"), ("a", "redislabs", "redis"))),
+        (r"mysql", (("a", "oracle", "mysql"), ("a", "mysql", "mysql"))),
+        (r"mariadb", (("a", "mariadb", "mariadb"),)),
+        (r"postgresql", (("a", "postgresql", "postgresql"),)),
+        (r"mongodb", (("a", "mongodb", "mongodb"),)),
+        (r"elasticsearch", (("a", "elastic", "elasticsearch"),)),
+        (r"(apache\s*)?couchdb", (("a", "apache", "couchdb"),)),
+        (r"memcached", (("a", "memcached", "memcached"),)),
+        (r"samba(\s*smbd)?", (("a", "samba", "samba"),)),
+        (r"(eclipse\s*)?mosquitto", (("a", "eclipse", "mosquitto"),)),
+        (r"isc\s*bind|bind", (("a", "isc", "bind"),)),
+        (r"dnsmasq", (("a", "thekelleys", "dnsmasq"),)),
+    )
+)
+
+
+def derive_cpes(product: str | None, version: str | None) -> list[Cpe]:
+    """CPEs for a well-known product name and version ("OpenSSH", "8.9p1"); [] when unknown."""
+    if not product or not version:
+        return []
+    name = product.strip()
+    v = version.strip().split()[0] if version.strip() else ""
+    if not v or not v[0].isdigit():
+        return []
+    for pattern, names in _PRODUCTS:
+        if pattern.fullmatch(name):
+            update = ANY
+            if names[0][2] == "openssh":  # NVD writes OpenSSH 8.9p1 as version 8.9, update p1
+                m = re.fullmatch(r"(\d+(?:\.\d+)*)(p\d+)?", v)
+                if m is None:
+                    return []
+                v, update = m.group(1), m.group(2) or ANY
+            out = []
+            for part, vendor, prod in names:
+                try:
+                    out.append(parse_cpe(f"cpe:2.3:{part}:{vendor}:{prod}:{_fs(v)}:{_fs(update)}:*:*:*:*:*:*"))
+                except CpeError:
+                    return []
+            return out
+    return []
+
+
+def _fs(value: str) -> str:
+    if value in (ANY, "-"):
+        return value
+    return "".join(ch if ch.isalnum() or ch in "_.-" else "\\" + ch for ch in value.lower())
