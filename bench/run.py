@@ -59,11 +59,11 @@ def _timed(lab: Lab, argv: list[str]) -> tuple[float, str, str, float | None]:
     return took, p.stdout, p.stderr, rss
 
 
-def portlens_run(lab: Lab, targets: str, ports: str) -> tuple[float, Found, float | None]:
+def portlens_run(lab: Lab, targets: str, ports: str, extra: tuple[str, ...] = ()) -> tuple[float, Found, float | None]:
     with tempfile.TemporaryDirectory() as d:
         out = Path(d) / "r.json"
         took, _, _, rss = _timed(
-            lab, [sys.executable, "-m", "portlens.cli", "scan", targets, "-p", ports, "-q", "-o", str(out)]
+            lab, [sys.executable, "-m", "portlens.cli", "scan", targets, "-p", ports, "-q", "-o", str(out), *extra]
         )
         doc = json.loads(out.read_text())
     return took, {(p["host"], p["port"]) for p in doc["ports"] if p["state"] == "open"}, rss
@@ -101,6 +101,8 @@ Tool = Callable[[Lab, str, str], tuple[float, Found, float | None]]
 
 TOOLS: dict[str, Tool] = {
     "portlens": portlens_run,
+    # without host discovery, as RustScan and nmap -Pn scan (only differs for multi-host targets)
+    "portlens -Pn": lambda lab, t, p: portlens_run(lab, t, p, ("-Pn",)),
     "nmap -sT -T4": lambda lab, t, p: nmap_run(lab, t, p, ["-T4"]),
     "nmap -sT --min-rate 20000": lambda lab, t, p: nmap_run(lab, t, p, ["--min-rate", "20000"]),
     "rustscan": rustscan_run,
@@ -176,6 +178,8 @@ def main(argv: list[str] | None = None) -> int:
             if args.only and not any(name.startswith(o) for o in args.only):
                 continue
             for tool in args.tools.split(","):
+                if tool == "portlens -Pn" and "/" not in targets:
+                    continue
                 try:
                     took, found, rss = TOOLS[tool](lab, targets, ports)
                 except subprocess.TimeoutExpired:

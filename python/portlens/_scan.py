@@ -215,7 +215,7 @@ def scan(
     executor: Any = None,
     **options: Any,
 ) -> ScanResult:
-    """Scan TCP ports of ``targets`` and return the result.
+    """Scan the ports of ``targets`` (TCP by default) and return the result.
 
     ``targets``: addresses, CIDR blocks, ranges (``198.18.1.10-50``), hostnames, ``@file`` lists,
     ``!item`` excludes — one string (comma or space separated) or an iterable of them.
@@ -225,7 +225,11 @@ def scan(
     refused before a packet is sent), ``concurrency``, ``rate`` (probes per second),
     ``max_per_host``, ``initial_rtt_timeout`` / ``min_rtt_timeout`` / ``max_rtt_timeout`` (seconds),
     ``min_retries`` / ``max_retries``, ``randomize``, ``seed``, ``keep`` (states listed one by one;
-    default ``("open",)``, the rest are counted), ``max_hosts``, ``allow_large``, ``resolve_timeout``.
+    default ``("open",)``, the rest are counted), ``max_hosts``, ``allow_large``, ``resolve_timeout``,
+    ``protocol`` (``"tcp"``, ``"udp"`` or ``"both"``; named port sets follow the protocol and
+    ``T:``/``U:`` prefixes pick one), ``udp_fast`` (do not wait out ICMP rate limits: unconfirmed UDP
+    ports are ``open|filtered``), ``discovery`` (host discovery first; default: only for more than
+    one address), ``services`` and ``service_timeout`` (identify what answers on open ports).
 
     The GIL is released while the scan runs, and it works inside a running event loop (Jupyter).
     Ctrl-C stops the scan within a fraction of a second and raises `ScanInterrupted` (a
