@@ -20,7 +20,9 @@ from .exceptions import (
     TargetError,
     TargetTooLargeError,
 )
+from .policy import Assessment, Baseline, Finding, Policy, PolicyError, assess
 from .report.jsonfmt import load
+from .report.nmap_xml import load_nmap_xml
 from .results import HostResult, PortResult, ScanResult
 
 __all__ = [
@@ -34,6 +36,7 @@ __all__ = [
     "HostResult",
     "PortResult",
     "load",
+    "load_nmap_xml",
     "parse_ports",
     "top_ports",
     "service_name",
@@ -47,4 +50,10 @@ __all__ = [
     "OptionError",
     "ScanError",
     "ScanInterrupted",
+    "assess",
+    "Policy",
+    "Baseline",
+    "Assessment",
+    "Finding",
+    "PolicyError",
 ]
