@@ -22,19 +22,54 @@ link a veth pair created directly inside the namespaces, never in the root names
             addresses with block index % 4 == 3 (1024 of them) are dead (nft drop).
 ``hostile`` 198.18.4.2, 2001:db8:4::2 -- tarpit 7101, flood 7102, garbage 7103, reset 7104,
             drip 7105, script banner 7106 (every handler ends within 60 s).
+``udp``     198.18.5.0/24, 2001:db8:5::/64, one namespace (lab/udp.py; real Debian servers, configs in
+            the run folder, children of one ``python -m lab.udp serve`` supervisor):
+            .2/::2 dnsmasq RECURSIVE (forwards to an in-namespace upstream on 127.0.0.53 that answers
+            every name), snmpd community ``public``, chronyd (stratum 8, ignores mode 7), memcached
+            with UDP (and TCP) 11211, in.tftpd (its ERROR comes from a new port, not 69);
+            .3/::3 dnsmasq AUTHORITATIVE-only for ``portlens.lab`` (REFUSED, no RA, outside it) and
+            snmpd with a random community (drops ``public`` silently: open|filtered);
+            .4/::4 nft: UDP 1000-1009 dropped, 2000-2009 rejected admin-prohibited, rest to the kernel
+            (closed, ICMP rate-limited); .5/::5 assigned but every packet dropped (dead).
+            The three hosts share ONE ICMP rate-limit bucket (one kernel, one peer: the scanner).
+``sparse``  198.18.6.2 is the gateway to 198.19.32.0/20 (AnyIP); live: index % 10 == 1 (410), the
+            rest dead (nft drop); live index % 30 == 1 ping-only (echo answered, all else dropped),
+            % 30 == 11 TCP-only (ICMP dropped), % 30 == 21 both; TCP 22 open, 80/443 closed.
+
+``svc``     (optional: ``parts=(..., "svc")`` or ``lab.add_part("svc")``) 198.18.12.2 runs real
+            Debian servers with a weakness (anonymous FTP, Redis without a password, SMB1, weak SSH
+            algorithms, expired self-signed TLS, anonymous MQTT, VNC without a password, xrdp without
+            NLA, Telnet...), 198.18.12.3 their hardened twins; stand-ins written from the protocol
+            specifications where Debian ships no server (lab/services.py, ``SERVICES`` is the truth).
+
+``lab.set_icmp_ratelimit(part, ms)`` sets ``net.ipv4.icmp_ratelimit`` and ``net.ipv6.icmp.ratelimit``
+of a part's namespace (0: none, and the namespace-wide ICMP budget lifted; None: kernel defaults) and
+returns the previous values; ``lab.udp.icmp_ratelimit(lab, part, ms)`` is the context manager.
 
 ``lab.truth`` has a key per part built, plus ``"scanner": {"ns": ..., "tag": ...}``::
 
     {"open": {"v4", "v6", "open_ports"},
      "filt": {"v4", "open_ports", "reset_ports", "icmp_ports"},
      "anyip": {"block", "gateway", "open_ports", "closed_ports", "dead", "live_count"},
-     "hostile": {"v4", "v6", "ports": {"tarpit": 7101, ...}}}
+     "hostile": {"v4", "v6", "ports": {"tarpit": 7101, ...}},
+     "udp": {"ns", "v4", "v6", "auth", "auth_v6", "filt", "filt_v6", "dead", "dead_v6",
+             "open_ports": [53, 69, 123, 161, 11211], "tcp_open_ports": [53, 11211],
+             "services": {"53": "domain", ...}, "auth_open_ports": [53], "auth_silent_ports": [161],
+             "auth_tcp_open_ports": [53], "drop_ports", "prohibited_ports", "snmp_community",
+             "snmp_sysdescr", "snmp_sysname", "auth_snmp_community", "auth_snmp_sysdescr",
+             "dns_version_bind": "dnsmasq-2.90", "dns_zone", "dns_records", "dns_upstream",
+             "ntp_stratum", "ntp_mode7": false, "tftp_file", "tftp_reply_from_other_port": true,
+             "versions": {"dnsmasq", "memcached", "chrony", "snmpd"}, "icmp_ratelimit_ms",
+             "icmp_shared_bucket"},
+     "sparse": {"block", "gateway", "live", "ping_only", "tcp_only", "both", "live_count",
+                "dead_count", "open_ports": [22], "closed_ports": [80, 443]},
+     "svc": {"weak", "hard", "services": {key: {"addr", "port", "name", "checks", "real", ...}}}}
 
 CLI: ``python -m lab up --tag X [--json FILE] [--parts open,filt]`` keeps a lab up until
 SIGTERM/SIGINT; ``python -m lab down --tag X`` removes it (or a crashed run's leftovers) by
-name.  ``python -m lab.selftest`` checks the whole lab.
+name.  ``python -m lab.selftest`` checks the whole lab (``python -m lab.selftest_udp``: udp, sparse).
 """
 
-from .core import PARTS, Lab, LabError, anyip_dead, filt_ports, open_ports, sweep
+from .core import OPTIONAL_PARTS, PARTS, Lab, LabError, anyip_dead, filt_ports, open_ports, sweep
 
-__all__ = ["PARTS", "Lab", "LabError", "anyip_dead", "filt_ports", "open_ports", "sweep"]
+__all__ = ["OPTIONAL_PARTS", "PARTS", "Lab", "LabError", "anyip_dead", "filt_ports", "open_ports", "sweep"]

@@ -27,16 +27,18 @@ from typing import Any
 
 from .constants import HOSTILE_BASE, HOSTILE_PORTS
 
-PARTS = ("open", "filt", "anyip", "hostile")
+PARTS = ("open", "filt", "anyip", "hostile", "udp", "sparse")
+#: Parts built only on request (``parts=`` or :meth:`Lab.add_part`): real services, slower to start.
+OPTIONAL_PARTS = ("svc",)
 CLONE_NEWNET = 0x40000000
 NETNS_DIR = Path("/var/run/netns")
 RUN_ROOT = Path("/run")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 # Link of part N: 198.18.N.0/24 (scanner .1, target .2) and, for v6 parts, 2001:db8:N::/64.
-_PART_NET = {"open": 1, "filt": 2, "anyip": 3, "hostile": 4}
-_PART_LETTER = {"open": "a", "filt": "b", "anyip": "c", "hostile": "d"}
-_PART_V6 = {"open": True, "filt": False, "anyip": False, "hostile": True}
+_PART_NET = {"open": 1, "filt": 2, "anyip": 3, "hostile": 4, "udp": 5, "sparse": 6, "svc": 12}
+_PART_LETTER = {"open": "a", "filt": "b", "anyip": "c", "hostile": "d", "udp": "e", "sparse": "f", "svc": "s"}
+_PART_V6 = {"open": True, "filt": False, "anyip": False, "hostile": True, "udp": True, "sparse": False, "svc": False}
 
 OPEN_SEED = 20240601
 FILT_SEED = 20240602
@@ -142,7 +144,8 @@ def _cmdline(pid: int) -> list[str]:
 
 def _is_server_of(pid: int, tag: str) -> bool:
     args = _cmdline(pid)
-    if "lab.servers" not in args:
+    # lab.udp, lab.services: the supervisors of the udp and svc parts
+    if "lab.servers" not in args and "lab.udp" not in args and "lab.services" not in args:
         return False
     return any(a == "--lab-tag" and b == tag for a, b in itertools.pairwise(args))
 
@@ -280,9 +283,9 @@ class Lab:
         """
         tag = _check_tag(tag if tag is not None else f"p{os.getpid()}")
         parts = tuple(parts)
-        unknown = [p for p in parts if p not in PARTS]
+        unknown = [p for p in parts if p not in PARTS + OPTIONAL_PARTS]
         if unknown or len(set(parts)) != len(parts):
-            raise ValueError(f"parts must be distinct names from {PARTS}, got {parts}")
+            raise ValueError(f"parts must be distinct names from {PARTS + OPTIONAL_PARTS}, got {parts}")
         if os.geteuid() != 0:
             raise LabError("the lab needs root (network namespaces, nftables)")
         sweep(tag)
@@ -294,6 +297,22 @@ class Lab:
             lab.close()
             raise
         return lab
+
+    def add_part(self, part: str, ready_timeout: float = 90.0) -> None:
+        """Build one more part into this running lab, linked to its scanner namespace (e.g. the
+        optional ``svc`` part, whose real services take a while to start)."""
+        self._require_open()
+        if part not in PARTS + OPTIONAL_PARTS or part in self.parts:
+            raise ValueError(f"cannot add part {part!r} to a lab with parts {self.parts}")
+        first = len(self._servers)
+        self.parts = (*self.parts, part)
+        self._build_link(part)
+        getattr(self, f"_build_{part}")()
+        self._save_pidfile()
+        self._check_no_default_route()
+        self._wait_links(ready_timeout)
+        self._wait_ready(ready_timeout, self._servers[first:])
+        self._save_pidfile()
 
     def enter_scanner(self) -> None:
         """Move the calling thread into the scanner namespace with ``setns(2)``.
@@ -506,9 +525,9 @@ class Lab:
             )
         self._servers.append(_Server(part, ns, proc, err_path))
 
-    def _wait_ready(self, timeout: float) -> None:
+    def _wait_ready(self, timeout: float, servers: list[_Server] | None = None) -> None:
         deadline = time.monotonic() + timeout
-        for srv in self._servers:
+        for srv in self._servers if servers is None else servers:
             out = srv.proc.stdout
             assert out is not None
             buf = b""
@@ -636,5 +655,27 @@ table ip portlens {{
         self._start_server("hostile", ["hostile", "--addr", v4, "--addr", v6, "--base", str(HOSTILE_BASE)])
         self.truth["hostile"] = {"v4": v4, "v6": v6, "ports": dict(HOSTILE_PORTS)}
 
+    def _build_udp(self) -> None:
+        from .udp import build_udp
 
-__all__ = ["PARTS", "Lab", "LabError", "anyip_dead", "filt_ports", "open_ports", "sweep"]
+        build_udp(self)
+
+    def _build_svc(self) -> None:
+        from .services import build
+
+        build(self)
+
+    def _build_sparse(self) -> None:
+        from .udp import build_sparse
+
+        build_sparse(self)
+
+    def set_icmp_ratelimit(self, part: str, ms: int | None) -> dict[str, int]:
+        """Set the ICMP error rate limit of ``part``'s namespace (0: none, None: kernel default); see
+        :func:`lab.udp.set_icmp_ratelimit`.  Returns the previous sysctl values."""
+        from .udp import set_icmp_ratelimit
+
+        return set_icmp_ratelimit(self, part, ms)
+
+
+__all__ = ["OPTIONAL_PARTS", "PARTS", "Lab", "LabError", "anyip_dead", "filt_ports", "open_ports", "sweep"]

@@ -24,6 +24,7 @@ import tempfile
 import time
 from typing import Any
 
+from . import selftest_udp
 from .core import REPO_ROOT, Lab, LabError, _list_namespaces, _stray_servers
 
 TAG = "self"
@@ -236,6 +237,7 @@ def probe(truth: dict[str, Any]) -> int:
     for part, fn in (("open", probe_open), ("filt", probe_filt), ("anyip", probe_anyip), ("hostile", probe_hostile)):
         if part in truth:
             fn(c, truth[part])
+    selftest_udp.probe_parts(c, truth)  # the udp and sparse parts
     probe_no_route(c)
     print(f"PROBE {c.passed} {c.failed}", flush=True)
     return 0 if c.failed == 0 else 1
@@ -413,6 +415,7 @@ def main(argv: list[str] | None = None) -> int:
     c = Checks()
     t0 = time.monotonic()
     lab = Lab.create(tag=TAG)
+    inodes = selftest_udp._ns_inodes(TAG)
     try:
         c.info(f"lab {TAG} up in {time.monotonic() - t0:.2f} s: {' '.join(lab.namespaces)}")
         check_routes(c, lab)
@@ -439,13 +442,16 @@ def main(argv: list[str] | None = None) -> int:
         if not tail:
             c.check(False, "probe in scanner namespace ran", proc.stderr[-2000:])
         check_enter_scanner(c, lab)
+        selftest_udp.check_outside(c, lab)
     finally:
         lab.close()
         lab.close()  # twice is fine
     c.check(_list_namespaces(f"pl-{TAG}-") == [], f"no pl-{TAG}-* namespace left")
     c.check(_stray_servers(TAG) == [], f"no server of lab {TAG} left")
     c.check(not os.path.exists(lab.run_dir), "run folder removed")
+    selftest_udp.check_after_close(c, TAG, inodes)
     check_failure_cleanup(c)
+    selftest_udp.check_supervisor_crash(c)
     check_cli(c)
     print(f"selftest: {c.passed} passed, {c.failed} failed in {time.monotonic() - t0:.1f} s", flush=True)
     return 0 if c.failed == 0 else 1

@@ -2,7 +2,13 @@
 # Install the Debian packages the tests, the demo and the benchmark need, if any is missing.
 # Usage: scripts/sysdeps.sh [test|bench]
 set -euo pipefail
-need=(iproute2 nftables procps)
+# The lab's UDP part runs these servers itself, inside its namespaces (chrony replaces systemd-timesyncd).
+need=(iproute2 nftables procps dnsmasq-base snmpd chrony memcached tftpd-hpa)
+# The lab's svc part (lab/services.py) runs these real servers in its namespace, each next to a hardened twin.
+[ "${1:-test}" = test ] && need+=(vsftpd redis-server samba xrdp openssh-server openssh-client inetutils-telnetd
+  nginx-light postgresql mariadb-server mosquitto tigervnc-standalone-server tigervnc-tools openssl)
+# The HTML report is opened in headless Chromium by the tests (Selenium drives it through chromium-driver).
+[ "${1:-test}" = test ] && need+=(chromium chromium-driver fonts-dejavu-core)
 [ "${1:-test}" = bench ] && need+=(nmap time)
 missing=()
 for pkg in "${need[@]}"; do
@@ -12,5 +18,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "sysdeps: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
+  # No service may start in the root namespace: without a policy-rc.d, add one for the install only.
+  rc_policy=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    rc_policy=/usr/sbin/policy-rc.d
+    printf '#!/bin/sh\nexit 101\n' >"$rc_policy" && chmod 755 "$rc_policy"
+    trap 'rm -f "$rc_policy"' EXIT
+  fi
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi

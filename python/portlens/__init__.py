@@ -57,3 +57,12 @@ __all__ = [
     "Finding",
     "PolicyError",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # `portlens.store` (scan history, drift) loads SQLAlchemy: imported on first use only
+    if name == "store":
+        import importlib
+
+        return importlib.import_module(".store", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -18,6 +18,20 @@ from .results import PortResult, ScanResult, build_result
 __all__ = ["Progress", "Scan", "scan", "scan_async", "start"]
 
 ProgressCallback = Callable[["Progress"], object]
+# progress=: a callable, or True / "auto" for a tqdm.auto bar (a widget in Jupyter), or None
+ProgressArg = ProgressCallback | bool | str | None
+
+
+def _progress(progress: ProgressArg) -> ProgressCallback | None:
+    from .notebook import progress_callback
+
+    return progress_callback(progress)
+
+
+def _close_bar(callback: object, progress: ProgressArg) -> None:
+    """Close a bar made for ``progress=True``/``"auto"`` (a caller's own callable is left alone)."""
+    if callback is not progress and hasattr(callback, "close"):
+        callback.close()
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,17 +88,21 @@ class Scan:
         self,
         core: Any,
         options: dict[str, Any],
-        progress: ProgressCallback | None = None,
+        progress: ProgressArg = None,
         progress_interval: float = 0.2,
+        sink: Any = None,
     ) -> None:
         self._core = core
+        # a store.ScanWriter when saving (``save=``): results are written in batches as they come
+        self._sink = sink
         self._options = options
         self._started = datetime.now(timezone.utc)
         self._found: list[PortResult] = []
         self._pending: deque[PortResult] = deque()
         self._ended = False
         self._result: ScanResult | None = None
-        self._callback = progress
+        self._callback = _progress(progress)
+        self._progress_arg = progress
         self._interval = progress_interval
         self._last_report = 0.0
 
@@ -116,6 +134,8 @@ class Scan:
             found = [_row(r) for r in batch]
             self._found.extend(found)
             self._pending.extend(found)
+            if self._sink is not None:
+                self._sink.add(found)  # also on empty batches: a pending batch whose time has come
         self._report(force=self._ended)
 
     def _report(self, force: bool = False) -> None:
@@ -125,6 +145,8 @@ class Scan:
         if force or now - self._last_report >= self._interval:
             self._last_report = now
             self._callback(self.progress())
+        if self._ended:
+            _close_bar(self._callback, self._progress_arg)
 
     # -- control ---------------------------------------------------------------------------------
     def progress(self) -> Progress:
@@ -171,7 +193,15 @@ class Scan:
         return self._result
 
     def _build(self, summary: dict[str, Any]) -> ScanResult:
-        return build_result(self._found, summary, self._options, self._started, datetime.now(timezone.utc))
+        result = build_result(self._found, summary, self._options, self._started, datetime.now(timezone.utc))
+        if self._sink is not None:
+            self._sink.finish(result)  # "complete", or "incomplete" when cancelled
+        return result
+
+    @property
+    def saved_id(self) -> int | None:
+        """The id of this scan in the store it is saved to (``save=``), else None."""
+        return None if self._sink is None else int(self._sink.id)
 
     def __enter__(self) -> Scan:
         return self
@@ -181,6 +211,8 @@ class Scan:
     ) -> None:
         if not self._ended:
             self.cancel()
+        if self._sink is not None and self._result is None:
+            self._sink.close()  # what was read is written; the scan stays "incomplete"
 
     async def __aenter__(self) -> Scan:
         return self
@@ -190,29 +222,61 @@ class Scan:
     ) -> None:
         if not self._ended:
             self.cancel()
+        if self._sink is not None and self._result is None:
+            self._sink.close()
+
+
+def _sink(save: Any, profile: str | None, request: Any) -> Any:
+    """A writer that saves the scan as it runs into ``save`` (a `portlens.store.Store`, a URL or a path)."""
+    if save is None:
+        return None
+    from . import store
+
+    if isinstance(save, store.Store):
+        return save.begin(dict(request.options()), profile)
+    opened = store.open(save)
+    try:
+        writer = opened.begin(dict(request.options()), profile)
+    except BaseException:
+        opened.close()
+        raise
+    writer.owns_store()
+    return writer
 
 
 def start(
     targets: str | Iterable[str],
     ports: str | Iterable[int] = "top-1000",
     *,
-    progress: ProgressCallback | None = None,
+    progress: ProgressArg = None,
+    save: Any = None,
+    profile: str | None = None,
     **options: Any,
 ) -> Scan:
     """Start a scan and return it without waiting; iterate it to stream results.
 
     Options are those of `scan`.
     """
+    if profile is not None and save is None:
+        raise TypeError("profile= names the target set a saved scan belongs to: give save= too")
     request = _request(targets, ports, options)
-    return Scan(_core.start_scan(request), dict(request.options()), progress)
+    core = _core.start_scan(request)
+    try:
+        sink = _sink(save, profile, request)
+    except BaseException:
+        core.cancel()
+        raise
+    return Scan(core, dict(request.options()), progress, sink=sink)
 
 
 def scan(
     targets: str | Iterable[str],
     ports: str | Iterable[int] = "top-1000",
     *,
-    progress: ProgressCallback | None = None,
+    progress: ProgressArg = None,
     executor: Any = None,
+    save: Any = None,
+    profile: str | None = None,
     **options: Any,
 ) -> ScanResult:
     """Scan the ports of ``targets`` (TCP by default) and return the result.
@@ -231,6 +295,9 @@ def scan(
     ports are ``open|filtered``), ``discovery`` (host discovery first; default: only for more than
     one address), ``services`` and ``service_timeout`` (identify what answers on open ports).
 
+    ``progress``: a callable that receives `Progress` a few times a second, or ``True`` / ``"auto"``
+    for a ``tqdm.auto`` progress bar (a widget in Jupyter, text on a terminal).
+
     The GIL is released while the scan runs, and it works inside a running event loop (Jupyter).
     Ctrl-C stops the scan within a fraction of a second and raises `ScanInterrupted` (a
     `KeyboardInterrupt`) whose ``.result`` holds what was found.
@@ -238,33 +305,67 @@ def scan(
     ``executor``: a ``dask.distributed.Client`` (or a scheduler address) runs the scan in shards on
     that cluster and merges them into one result (see `portlens.distributed`; extra options
     ``shard_probes`` and ``retries``).
+
+    ``save``: a `portlens.store.Store`, a store URL or a file path: the scan is saved while it runs
+    (in batches) and marked complete at the end, or left "incomplete" if it is cancelled or dies;
+    ``profile`` names the target set it belongs to (see `portlens.store`). With ``executor`` it is
+    saved when it ends.
     """
     if executor is not None:
         from . import distributed
 
-        return distributed.scan(targets, ports, executor=executor, progress=progress, **options)
-    s = start(targets, ports, progress=progress, **options)
+        bar = _progress(progress)
+        try:
+            result = distributed.scan(targets, ports, executor=executor, progress=bar, **options)
+        finally:
+            _close_bar(bar, progress)
+        if save is not None:
+            from . import store
+
+            st = save if isinstance(save, store.Store) else store.open(save)
+            try:
+                st.save(result, profile=profile)
+            finally:
+                if st is not save:
+                    st.close()
+        return result
+    s = start(targets, ports, progress=progress, save=save, profile=profile, **options)
     try:
         return s.result()
     except KeyboardInterrupt:
         s.cancel()
         partial = s.result()
         raise ScanInterrupted(partial) from None
+    finally:
+        if s._sink is not None and s._result is None:  # the scan failed: what was read stays saved
+            s._sink.close()
 
 
 async def scan_async(
     targets: str | Iterable[str],
     ports: str | Iterable[int] = "top-1000",
     *,
-    progress: ProgressCallback | None = None,
+    progress: ProgressArg = None,
+    save: Any = None,
+    profile: str | None = None,
     **options: Any,
 ) -> ScanResult:
-    """Awaitable `scan` on the same engine; cancelling the awaiting task cancels the scan."""
+    """Awaitable `scan` on the same engine; cancelling the awaiting task cancels the scan (a saved
+    one stays "incomplete"). Batches are written to a ``save`` store from the event loop's thread."""
+    if profile is not None and save is None:
+        raise TypeError("profile= names the target set a saved scan belongs to: give save= too")
     request = _request(targets, ports, options)
     core = await _core.start_scan_async(request)
-    s = Scan(core, dict(request.options()), progress)
+    try:
+        sink = _sink(save, profile, request)
+    except BaseException:
+        core.cancel()
+        raise
+    s = Scan(core, dict(request.options()), progress, sink=sink)
     try:
         return await s.result_async()
     finally:
         if s._result is None:
             s.cancel()
+            if sink is not None:
+                sink.close()

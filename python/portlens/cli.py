@@ -15,9 +15,22 @@ import portlens
 
 from .report.jsonfmt import write_jsonl, write_text
 from .report.naabu import dumps_naabu
+from .store import commands as store_commands
 
 # by file name ending, longest first: ".naabu.jsonl" is naabu's JSON Lines, ".jsonl" portlens's own
-OUTPUT_FORMATS = {".naabu.jsonl": "naabu", ".json": "json", ".jsonl": "jsonl", ".xml": "nmap-xml"}
+OUTPUT_FORMATS = {
+    ".naabu.jsonl": "naabu",
+    ".json": "json",
+    ".jsonl": "jsonl",
+    ".xml": "nmap-xml",
+    # reports (portlens.report): the assessment with the scan's details; `portlens report` writes them too
+    ".html": "html",
+    ".md": "markdown",
+    ".csv": "csv",  # one row per port
+    ".findings.csv": "findings-csv",  # one row per finding
+    ".assessment.json": "assessment-json",  # portlens.assessment/1
+}
+REPORT_FORMATS = {"html", "markdown", "findings-csv", "assessment-json"}  # these need an assessment
 EXIT_INPUT, EXIT_FAILED, EXIT_INTERRUPTED = 2, 1, 130
 
 
@@ -26,7 +39,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"portlens {portlens.__version__}")
     sub = p.add_subparsers(dest="command", required=True)
     s = sub.add_parser("scan", help="scan TCP ports", description="Scan TCP ports of TARGETS.")
-    s.add_argument("targets", nargs="+", help="addresses, CIDRs, ranges (198.18.1.10-50), hostnames, @file")
+    s.add_argument(
+        "targets", nargs="*", help="addresses, CIDRs, ranges (198.18.1.10-50), hostnames, @file (or --profile NAME)"
+    )
     s.add_argument("-p", "--ports", default="top-1000", help="22,80,8000-8100 | all | top-100 | top-1000")
     s.add_argument("--exclude", action="append", default=[], help="targets to skip (repeatable)")
     s.add_argument("--exclude-ports", default="", help="ports to skip")
@@ -37,7 +52,8 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="FILE",
-        help="write results; the format follows the extension: .json, .jsonl, .xml (nmap), .naabu.jsonl (repeatable)",
+        help="write results; the format follows the extension: .json, .jsonl, .xml (nmap), .naabu.jsonl, "
+        ".csv (ports), and reports of the assessment: .html, .md, .findings.csv, .assessment.json (repeatable)",
     )
     s.add_argument("--rate", type=float, help="probes per second (default: as fast as limits allow)")
     s.add_argument("--concurrency", type=int, default=8192, help="probes in flight at most")
@@ -51,6 +67,10 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, help="seed of the probe order (reproducible runs)")
     s.add_argument("--no-randomize", action="store_true", help="probe in natural order")
     s.add_argument("--allow-large", action="store_true", help="allow targets beyond 2^24 addresses")
+    s.add_argument(
+        "--services", action="store_true", help="identify the service on each open port and run its safe checks"
+    )
+    s.add_argument("--service-timeout", type=float, default=5.0, help="seconds per open port for --services")
     s.add_argument("--protocol", choices=("tcp", "udp", "both"), default="tcp", help="what to scan (default tcp)")
     s.add_argument("-sU", "--udp", dest="protocol", action="store_const", const="udp", help="UDP scan (--protocol udp)")
     s.add_argument("--udp-fast", action="store_true", help="UDP: do not wait out ICMP rate limits (open|filtered)")
@@ -71,7 +91,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no table")
     _add_assess_options(s, scan=True)
+    _add_report_options(s)
+    store_commands.add_scan_options(s)
     _add_assess_parser(sub)
+    _add_report_parser(sub)
+    store_commands.add_parsers(sub)
     return p
 
 
@@ -137,7 +161,51 @@ def _jsonl_writers(outputs: list[tuple[str, str]]) -> Iterator[list[IO[str]]]:
             f.close()
 
 
-def _start(args: argparse.Namespace, bar: _Bar | None, options: dict[str, Any]) -> Any:
+class _RichBar:
+    """A `rich` progress bar on a terminal (stderr), removed when the scan ends."""
+
+    def __init__(self, stream: IO[str], force_terminal: bool | None = None) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+
+        self._progress = Progress(
+            TextColumn("[bold]scanning"),
+            BarColumn(),
+            TaskProgressColumn(),
+            TextColumn("{task.completed:,}/{task.total:,} probes"),
+            TextColumn("[bold]{task.fields[open]}[/] open"),
+            TextColumn("{task.fields[rate]}/s"),
+            TimeElapsedColumn(),
+            console=Console(file=stream, force_terminal=force_terminal),
+            transient=True,
+        )
+        self._task: Any = None
+
+    def __call__(self, p: portlens.Progress) -> None:
+        if self._task is None:
+            self._progress.start()
+            self._task = self._progress.add_task("scan", total=p.total, open=0, rate="0")
+        self._progress.update(self._task, completed=p.done, total=p.total, open=p.open, rate=f"{p.rate:,.0f}")
+
+    def close(self) -> None:
+        if self._task is not None:
+            self._progress.stop()
+            self._task = None
+
+
+def _bar(quiet: bool) -> Any:
+    """rich's bar on a terminal when rich is installed, else the plain one; nothing when quiet."""
+    if quiet:
+        return None
+    if sys.stderr.isatty():
+        try:
+            return _RichBar(sys.stderr)
+        except ImportError:
+            pass
+    return _Bar(sys.stderr)
+
+
+def _start(args: argparse.Namespace, bar: Any, options: dict[str, Any]) -> Any:
     """A local scan, or with ``--dask`` one in shards on that cluster (same interface)."""
     if args.dask is None:
         return portlens.start(args.targets, args.ports, progress=bar, **options)
@@ -148,8 +216,10 @@ def _start(args: argparse.Namespace, bar: _Bar | None, options: dict[str, Any]) 
 
 
 def _scan(args: argparse.Namespace) -> int:
+    store = store_commands.prepare_scan(args)  # --profile fills args; --save: the open store
     outputs = _check_outputs(args.output)
     assessor = _assessor(args)  # policy files are read (and refused) before any packet is sent
+    reporter = _reporter(args, outputs)
     options: dict[str, Any] = {
         "exclude": args.exclude,
         "exclude_ports": args.exclude_ports,
@@ -166,11 +236,15 @@ def _scan(args: argparse.Namespace) -> int:
         "seed": args.seed,
         "randomize": not args.no_randomize,
         "allow_large": args.allow_large,
+        "services": args.services,
+        "service_timeout": args.service_timeout,
         "protocol": args.protocol,
         "udp_fast": args.udp_fast,
         "discovery": args.discovery,
     }
-    bar = _Bar(sys.stderr) if not args.quiet else None
+    if store is not None and args.dask is None:
+        options.update(save=store, profile=args.profile)  # written in batches as results come
+    bar = _bar(args.quiet)
     interrupted = False
     with _jsonl_writers(outputs) as streams:
         s = _start(args, bar, options)
@@ -197,10 +271,15 @@ def _scan(args: argparse.Namespace) -> int:
             write_text(path, result.to_nmap_xml())
         elif fmt == "naabu":
             write_text(path, dumps_naabu(result))
+        elif fmt == "csv":
+            write_text(path, result.to_csv())
+    if reporter is not None:
+        reporter(result)
     if not args.quiet:
         print(result.summary())
         for path, _ in outputs:
             print(f"  written: {path}")
+    store_commands.finish_scan(args, store, s, result)
     failed = assessor is not None and assessor(result, args.quiet)
     if interrupted:
         print("portlens: interrupted; partial results written", file=sys.stderr)
@@ -243,17 +322,23 @@ def _add_assess_parser(sub: Any) -> None:
     _add_assess_options(a, scan=False)
 
 
-def _assessor(args: argparse.Namespace) -> Any:
-    """Load the policy, baseline and vulnerability data now; return a function that assesses a result."""
-    if not (getattr(args, "assess", True) or args.policy or args.baseline or args.vulns or args.fail_on):
-        return None
+def _assess_fn(args: argparse.Namespace) -> Any:
+    """Load the policy, baseline and vulnerability data now; return a function result -> Assessment."""
     policy = (portlens.Policy.load(args.policy) if args.policy else portlens.Policy.default()).resolved()
     policy.vulns()  # the policy's own vulnerability files, read now
     baseline = portlens.Baseline.load(args.baseline) if args.baseline else None
     vulns = portlens.policy.VulnDB.load(args.vulns) if args.vulns else None
+    return lambda result: portlens.assess(result, policy, baseline, vulns=vulns)
+
+
+def _assessor(args: argparse.Namespace) -> Any:
+    """Load the policy, baseline and vulnerability data now; return a function that assesses a result."""
+    if not (getattr(args, "assess", True) or args.policy or args.baseline or args.vulns or args.fail_on):
+        return None
+    assess = _assess_fn(args)
 
     def run(result: portlens.ScanResult, quiet: bool) -> bool:
-        a = portlens.assess(result, policy, baseline, vulns=vulns)
+        a = assess(result)
         if getattr(args, "json", False) and not quiet:
             print(json.dumps(a.to_dict(), indent=2))
         elif not quiet:
@@ -286,15 +371,112 @@ def _assessment_text(a: portlens.Assessment, hosts: int = 10) -> str:
     return "\n".join(lines)
 
 
-def _assess(args: argparse.Namespace) -> int:
-    assessor = _assessor(args)
+def _load(path: str) -> portlens.ScanResult | portlens.Assessment:
     try:
-        result = portlens.load(args.results)
+        return portlens.load(path)
     except portlens.InputError:
         raise
     except portlens.PortlensError as e:
-        raise portlens.InputError(str(e), item=args.results) from None
+        raise portlens.InputError(str(e), item=path) from None
+
+
+def _assess(args: argparse.Namespace) -> int:
+    assessor = _assessor(args)
+    result = _load(args.results)
+    if not isinstance(result, portlens.ScanResult):
+        raise portlens.InputError(f"{args.results!r} is an assessment, not scan results", item=args.results)
     return EXIT_FINDINGS if assessor(result, args.quiet) else 0
+
+
+# -- reports: `scan -o report.html` and `report results.json -o report.html` ---------------------------------
+
+
+def _add_report_parser(sub: Any) -> None:
+    r = sub.add_parser(
+        "report",
+        help="write reports of saved results",
+        description="Write reports (.html, .md, .csv, .findings.csv, .assessment.json, .json) of a results file "
+        "(scan -o FILE.json) or of an assessment (FILE.assessment.json).",
+    )
+    r.add_argument("results", help="results written by 'portlens scan -o FILE.json', or an assessment JSON")
+    r.add_argument("-o", "--output", action="append", default=[], metavar="FILE", required=True, help="report to write")
+    r.add_argument("-q", "--quiet", action="store_true", help="do not list the files written")
+    _add_assess_options(r, scan=False)
+    _add_report_options(r)
+
+
+def _add_report_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("reports (.html, .md)")
+    g.add_argument(
+        "--previous", metavar="FILE", help="an earlier scan or assessment JSON: the report says what changed"
+    )
+    g.add_argument("--title", help="the report's title")
+
+
+def _reporter(args: argparse.Namespace, outputs: list[tuple[str, str]]) -> Any:
+    """A function that writes the report outputs of a scan result (None when none is asked for);
+    the policy and the previous scan are read now, before any packet is sent."""
+    if not any(fmt in REPORT_FORMATS for _, fmt in outputs):
+        return None
+    assess = _assess_fn(args)
+    previous = _load(args.previous) if getattr(args, "previous", None) else None
+
+    def run(result: portlens.ScanResult) -> None:
+        _write_reports(args, outputs, assess(result), result, previous, assess)
+
+    return run
+
+
+def _write_reports(
+    args: argparse.Namespace,
+    outputs: list[tuple[str, str]],
+    assessment: portlens.Assessment,
+    result: portlens.ScanResult | None,
+    previous: portlens.ScanResult | portlens.Assessment | None,
+    assess: Any,
+) -> None:
+    kw: dict[str, Any] = {"title": getattr(args, "title", None)}
+    if isinstance(previous, portlens.ScanResult):
+        kw.update(previous=previous, previous_assessment=assess(previous))
+    elif previous is not None:
+        kw.update(previous=previous)
+    for path, fmt in outputs:
+        if fmt == "html":
+            assessment.to_html(path, result, **kw)
+        elif fmt == "markdown":
+            assessment.to_markdown(path, result, **kw)
+        elif fmt == "findings-csv":
+            assessment.to_csv(path)
+        elif fmt == "assessment-json":
+            assessment.to_json(path)
+
+
+def _report(args: argparse.Namespace) -> int:
+    outputs = _check_outputs(args.output)
+    doc = _load(args.results)
+    previous = _load(args.previous) if args.previous else None
+    assess = _assess_fn(args)
+    result = doc if isinstance(doc, portlens.ScanResult) else None
+    allowed = REPORT_FORMATS | ({"json", "csv"} if result is not None else set())
+    unfit = [path for path, fmt in outputs if fmt not in allowed]
+    if unfit:
+        what = "scan results" if result is not None else "an assessment (it has no port results)"
+        raise portlens.OptionError(f"output {unfit[0]!r}: not a report format for {what}", item=unfit[0])
+    if result is None and (args.policy or args.baseline or args.vulns):
+        raise portlens.OptionError("--policy, --baseline and --vulns need scan results, not an assessment")
+    assessment: portlens.Assessment = doc if isinstance(doc, portlens.Assessment) else assess(doc)
+    for path, fmt in outputs:
+        if result is not None and fmt == "json":
+            write_text(path, result.to_json())
+        elif result is not None and fmt == "csv":
+            write_text(path, result.to_csv())
+    _write_reports(args, outputs, assessment, result, previous, assess)
+    if not args.quiet:
+        for path, _ in outputs:
+            print(f"written: {path}")
+    if args.fail_on is not None and assessment.at_least(args.fail_on):
+        return EXIT_FINDINGS
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -304,6 +486,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _scan(args)
         if args.command == "assess":
             return _assess(args)
+        if args.command == "report":
+            return _report(args)
+        if args.command in store_commands.COMMANDS:
+            return store_commands.run(args)
     except portlens.InputError as e:
         print(f"portlens: error: {e}", file=sys.stderr)
         return EXIT_INPUT

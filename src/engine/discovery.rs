@@ -17,6 +17,8 @@ use tokio_util::task::TaskTracker;
 pub const PING_PORTS: [u16; 3] = [443, 80, 22];
 /// Attempts per host before it is called down.
 const ATTEMPTS: u8 = 2;
+/// How long discovery keeps listening for late echo replies before calling silent hosts down.
+const LATE_GRACE: Duration = Duration::from_millis(250);
 
 /// Probe every target host; returns those that are up, in address order.
 pub(super) async fn discover(ctx: &Arc<Ctx>) -> Vec<IpAddr> {
@@ -25,6 +27,8 @@ pub(super) async fn discover(ctx: &Arc<Ctx>) -> Vec<IpAddr> {
     let n = ctx.targets.len() as u64;
     let perm = Permutation::new(n, ctx.config.randomize, ctx.config.seed);
     let up = Arc::new(Mutex::new(Vec::new()));
+    // Silent hosts, decided only after the last echo replies had time to come in.
+    let silent = Arc::new(Mutex::new(Vec::new()));
     let tracker = TaskTracker::new();
     // Each host task holds sockets for its TCP pings (and one ICMP waiter).
     let slots = PING_PORTS.len() as u32;
@@ -36,18 +40,39 @@ pub(super) async fn discover(ctx: &Arc<Ctx>) -> Vec<IpAddr> {
             _ = ctx.cancel.cancelled() => break,
             p = ctx.limiter.acquire_many(slots) => p,
         };
-        let (ctx, up, pinger) = (Arc::clone(ctx), Arc::clone(&up), pinger.clone());
+        let (ctx, up, silent, pinger) = (Arc::clone(ctx), Arc::clone(&up), Arc::clone(&silent), pinger.clone());
         tracker.spawn(async move {
             if ping_host(&ctx, ip, pinger.as_deref()).await {
                 up.lock().unwrap_or_else(|e| e.into_inner()).push(ip);
             } else if !ctx.cancel.is_cancelled() {
-                ctx.hosts.down(ip);
+                silent.lock().unwrap_or_else(|e| e.into_inner()).push(ip);
             }
             drop(permit);
         });
     }
     tracker.close();
     tracker.wait().await;
+    let silent = std::mem::take(&mut *silent.lock().unwrap_or_else(|e| e.into_inner()));
+    if let Some(p) = &pinger {
+        if !silent.is_empty() && !ctx.cancel.is_cancelled() {
+            // Replies that missed their waiter (a loaded scanner, a slow host) still count.
+            let grace = ctx.hosts.rto(&silent[0]).0.max(LATE_GRACE);
+            tokio::select! {
+                _ = ctx.cancel.cancelled() => {}
+                _ = tokio::time::sleep(grace) => {}
+            }
+        }
+        for ip in silent {
+            if p.replied_late(ip) {
+                ctx.hosts.answered(ip, None, Reason::EchoReply, LATE_GRACE, ATTEMPTS);
+                up.lock().unwrap_or_else(|e| e.into_inner()).push(ip);
+            } else {
+                ctx.hosts.down(ip);
+            }
+        }
+    } else {
+        silent.into_iter().for_each(|ip| ctx.hosts.down(ip));
+    }
     stop.cancel();
     let mut up = std::mem::take(&mut *up.lock().unwrap_or_else(|e| e.into_inner()));
     up.sort();

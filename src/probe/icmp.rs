@@ -2,7 +2,7 @@
 //! family as root (replies matched by identifier, sequence and source), or otherwise a ping
 //! socket per probe where `net.ipv4.ping_group_range` allows it. Neither: no ICMP, TCP pings only.
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicU16, Ordering};
@@ -15,6 +15,10 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 type Waiters = Arc<Mutex<HashMap<(IpAddr, u16), oneshot::Sender<Instant>>>>;
+type Late = Arc<Mutex<HashSet<IpAddr>>>;
+
+/// Echo replies that came after their waiter gave up, remembered up to this many sources.
+const LATE_CAP: usize = 1 << 20;
 
 pub enum Pinger {
     Raw {
@@ -23,6 +27,7 @@ pub enum Pinger {
         id: u16,
         seq: AtomicU16,
         waiters: Waiters,
+        late: Late,
     },
     Datagram,
 }
@@ -67,13 +72,15 @@ impl Pinger {
         let v6 = raw(Domain::IPV6, Protocol::ICMPV6);
         if v4.is_some() || v6.is_some() {
             let waiters: Waiters = Arc::default();
+            let late: Late = Arc::default();
             let id = rand::random::<u16>();
             for (sock, is_v6) in [(&v4, false), (&v6, true)] {
                 if let Some(sock) = sock {
-                    tokio::spawn(receive(Arc::clone(sock), is_v6, id, Arc::clone(&waiters), stop.clone()));
+                    let (w, l) = (Arc::clone(&waiters), Arc::clone(&late));
+                    tokio::spawn(receive(Arc::clone(sock), is_v6, id, w, l, stop.clone()));
                 }
             }
-            return Some(Arc::new(Pinger::Raw { v4, v6, id, seq: AtomicU16::new(0), waiters }));
+            return Some(Arc::new(Pinger::Raw { v4, v6, id, seq: AtomicU16::new(0), waiters, late }));
         }
         datagram(false).ok().map(|_| Arc::new(Pinger::Datagram))
     }
@@ -85,10 +92,19 @@ impl Pinger {
         }
     }
 
+    /// Whether an echo reply from `ip` arrived after its probe had stopped waiting (a slow host,
+    /// or a loaded scanner): it still proves the host is up.
+    pub fn replied_late(&self, ip: IpAddr) -> bool {
+        match self {
+            Pinger::Raw { late, .. } => late.lock().unwrap_or_else(|e| e.into_inner()).contains(&ip),
+            Pinger::Datagram => false,
+        }
+    }
+
     /// Send one echo request; the round-trip time of the reply, or None.
     pub async fn ping(&self, ip: IpAddr, timeout: Duration, cancel: &CancellationToken) -> Option<Duration> {
         match self {
-            Pinger::Raw { v4, v6, id, seq, waiters } => {
+            Pinger::Raw { v4, v6, id, seq, waiters, .. } => {
                 let sock = if ip.is_ipv6() { v6.as_ref()? } else { v4.as_ref()? };
                 let seq = seq.fetch_add(1, Ordering::Relaxed);
                 let (tx, rx) = oneshot::channel();
@@ -145,7 +161,7 @@ async fn ping_datagram(ip: IpAddr, timeout: Duration, cancel: &CancellationToken
 }
 
 /// Read every ICMP message the raw socket gets and wake the matching waiter.
-async fn receive(sock: Arc<AsyncFd<Socket>>, v6: bool, id: u16, waiters: Waiters, stop: CancellationToken) {
+async fn receive(sock: Arc<AsyncFd<Socket>>, v6: bool, id: u16, waiters: Waiters, late: Late, stop: CancellationToken) {
     let mut buf = [0u8; 1500];
     loop {
         let mut guard = tokio::select! {
@@ -180,15 +196,24 @@ async fn receive(sock: Arc<AsyncFd<Socket>>, v6: bool, id: u16, waiters: Waiters
             }
             let seq = u16::from_be_bytes([icmp[6], icmp[7]]);
             let Some(src) = source_ip(&from) else { continue };
-            if let Some(tx) = waiters.lock().unwrap_or_else(|e| e.into_inner()).remove(&(src, seq)) {
-                let _ = tx.send(now);
+            let waiter = waiters.lock().unwrap_or_else(|e| e.into_inner()).remove(&(src, seq));
+            match waiter {
+                Some(tx) => {
+                    let _ = tx.send(now);
+                }
+                None => {
+                    let mut late = late.lock().unwrap_or_else(|e| e.into_inner());
+                    if late.len() < LATE_CAP {
+                        late.insert(src);
+                    }
+                }
             }
         }
         guard.clear_ready();
     }
 }
 
-fn source_ip(from: &libc::sockaddr_storage) -> Option<IpAddr> {
+pub(crate) fn source_ip(from: &libc::sockaddr_storage) -> Option<IpAddr> {
     match i32::from(from.ss_family) {
         libc::AF_INET => {
             // SAFETY: the family says the storage holds a sockaddr_in.

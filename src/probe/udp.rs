@@ -39,18 +39,16 @@ pub async fn probe(addr: SocketAddr, payload: &[u8], rto: &impl Rto, cancel: &Ca
         Err(e) => return local(e),
     };
     enable_recverr(&sock, v6);
-    if let Err(e) = sock.connect(&SockAddr::from(addr)) {
-        return local(e);
-    }
+    // Not connected: some servers answer from another port (TFTP does, by design), and a connected
+    // socket would drop that reply. Replies are matched by the target's address instead.
     let start = Instant::now();
-    if let Err(e) = sock.send(payload) {
+    if let Err(e) = sock.send_to(payload, &SockAddr::from(addr)) {
         return classify_error(&sock, e, start.elapsed(), v6);
     }
     let mut buf = vec![0u8; REPLY_CAP];
     // The answer (often an ICMP error) may already be there: one recv saves an epoll registration.
-    match try_recv(&sock, &mut buf, start, v6) {
-        Some(done) => return done,
-        None => {}
+    if let Some(done) = try_recv(&sock, &mut buf, addr, start, v6) {
+        return done;
     }
     // SAFETY: the Socket owns its fd, which stays open and the same until the AsyncFd is dropped.
     let afd = match unsafe { AsyncFd::register_with_interest(sock, Interest::READABLE | Interest::ERROR) } {
@@ -73,7 +71,7 @@ pub async fn probe(addr: SocketAddr, payload: &[u8], rto: &impl Rto, cancel: &Ca
                     Ok(g) => g,
                     Err(e) => return local(e),
                 };
-                match try_recv(afd.get_ref(), &mut buf, start, v6) {
+                match try_recv(afd.get_ref(), &mut buf, addr, start, v6) {
                     Some(done) => return done,
                     None => guard.clear_ready(),
                 }
@@ -83,21 +81,37 @@ pub async fn probe(addr: SocketAddr, payload: &[u8], rto: &impl Rto, cancel: &Ca
     }
 }
 
-/// A datagram or an error if one is waiting; None when nothing is there yet.
-fn try_recv(sock: &Socket, buf: &mut [u8], start: Instant, v6: bool) -> Option<UdpAttempt> {
-    // SAFETY: recv into our own initialised buffer.
-    let n = unsafe {
-        libc::recv(std::os::fd::AsRawFd::as_raw_fd(sock), buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT)
-    };
-    if n >= 0 {
-        let n = n as usize;
-        return Some(UdpAttempt::Reply { data: buf[..n.min(buf.len())].to_vec(), rtt: start.elapsed() });
+/// A datagram from the target or an error if one is waiting; None when nothing (more) is there.
+fn try_recv(sock: &Socket, buf: &mut [u8], target: SocketAddr, start: Instant, v6: bool) -> Option<UdpAttempt> {
+    // Bounded: datagrams from other addresses are dropped, a flood of them cannot keep us here.
+    for _ in 0..64 {
+        let mut from: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+        let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+        // SAFETY: recvfrom into our own initialised buffers, sizes given.
+        let n = unsafe {
+            libc::recvfrom(
+                std::os::fd::AsRawFd::as_raw_fd(sock),
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                libc::MSG_DONTWAIT,
+                (&mut from as *mut libc::sockaddr_storage).cast(),
+                &mut len,
+            )
+        };
+        if n >= 0 {
+            if super::icmp::source_ip(&from) != Some(target.ip()) {
+                continue;
+            }
+            let n = n as usize;
+            return Some(UdpAttempt::Reply { data: buf[..n.min(buf.len())].to_vec(), rtt: start.elapsed() });
+        }
+        let e = io::Error::last_os_error();
+        return match e.raw_os_error() {
+            Some(libc::EAGAIN) => None,
+            _ => Some(classify_error(sock, e, start.elapsed(), v6)),
+        };
     }
-    let e = io::Error::last_os_error();
-    match e.raw_os_error() {
-        Some(libc::EAGAIN) => None,
-        _ => Some(classify_error(sock, e, start.elapsed(), v6)),
-    }
+    None
 }
 
 fn classify_error(sock: &Socket, e: io::Error, rtt: Duration, v6: bool) -> UdpAttempt {
