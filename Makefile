@@ -32,10 +32,11 @@ lint: ## rustfmt, clippy -D warnings, ruff, mypy, stubtest
 	$(PYTHON) -m mypy
 	$(PYTHON) -m mypy.stubtest portlens._core
 
-bench: ## side-by-side benchmark with nmap and RustScan on the lab (writes bench/results.md)
+bench: ## side-by-side benchmarks with nmap and RustScan on the lab (writes bench/*.md)
 	scripts/sysdeps.sh bench
 	$(MAKE) install
 	$(PYTHON) -m bench.run
+	$(PYTHON) -m bench.udp
 
 demo: ## build a small lab in namespaces, scan it, write demo-out/report.json
 	scripts/sysdeps.sh test
