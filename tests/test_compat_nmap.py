@@ -263,7 +263,8 @@ def test_timeouts(truth: dict[str, Any]) -> None:
     nm = nmap.PortScanner()
     started = time.monotonic()
     with pytest.raises(nmap.PortScannerTimeout):
-        nm.scan(filt, "1-20000", "-sT -Pn", timeout=1)
+        # each silent probe waits at least 2 s, so this scan cannot end inside the 1 s budget
+        nm.scan(filt, "1-20000", "-sT -Pn --min-rtt-timeout 2s", timeout=1)
     assert time.monotonic() - started < 3
     # --host-timeout: each host has its own clock; the silent one is given up (its 20000 silent
     # probes need rounds of at least 0.5 s, and a retry each), the other answers every probe at once

@@ -84,6 +84,11 @@ class HostResult:
             "rtt": self.rtt,
         }
 
+    def _repr_html_(self) -> str:
+        from .notebook import host_html
+
+        return host_html(self)
+
 
 @dataclass(frozen=True)
 class ScanResult:
@@ -155,6 +160,43 @@ class ScanResult:
         if path is not None:
             write_text(path, text)
         return text
+
+    def to_markdown(self, path: str | None = None) -> str:
+        """The scan as Markdown (summary and a table of the kept ports); also written to ``path``."""
+        from .report.jsonfmt import write_text
+        from .report.markdown import result_markdown
+
+        text = result_markdown(self)
+        if path is not None:
+            write_text(path, text)
+        return text
+
+    def to_csv(self, path: str | None = None) -> str:
+        """One CSV row per kept port result; also written to ``path``."""
+        from .report.csvfmt import result_csv
+        from .report.jsonfmt import write_text
+
+        text = result_csv(self)
+        if path is not None:
+            write_text(path, text)
+        return text
+
+    def to_pandas(self) -> Any:
+        """The kept port results as a pandas DataFrame (one row per port; service fields as columns)."""
+        from .notebook import ports_frame
+
+        return ports_frame(self, "pandas")
+
+    def to_polars(self) -> Any:
+        """`to_pandas`, as a polars DataFrame."""
+        from .notebook import ports_frame
+
+        return ports_frame(self, "polars")
+
+    def _repr_html_(self) -> str:
+        from .notebook import result_html
+
+        return result_html(self)
 
     def summary(self) -> str:
         """A short human-readable table."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -63,6 +64,10 @@ class Remedy:
     def to_dict(self) -> dict[str, str]:
         return {"practice": self.practice, "text": self.text}
 
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Remedy:
+        return cls(practice=str(d["practice"]), text=str(d["text"]))
+
 
 @dataclass(frozen=True)
 class Acceptance:
@@ -84,6 +89,17 @@ class Acceptance:
             "finding": self.finding,
             "origin": self.origin,
         }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Acceptance:
+        return cls(
+            owner=str(d["owner"]),
+            reason=str(d["reason"]),
+            expires=str(d["expires"]),
+            rule=d.get("rule"),
+            finding=d.get("finding"),
+            origin=str(d.get("origin") or ""),
+        )
 
 
 @dataclass(frozen=True)
@@ -141,6 +157,36 @@ class Finding:
             "acceptance": None if self.acceptance is None else self.acceptance.to_dict(),
         }
 
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Finding:
+        """The inverse of `to_dict` (a finding of a ``portlens.assessment/1`` document)."""
+        port = d.get("port")
+        return cls(
+            id=str(d["id"]),
+            rule=str(d["rule"]),
+            title=str(d["title"]),
+            severity=str(d["severity"]),
+            host=str(d["host"]),
+            port=None if port is None else int(port),
+            protocol=d.get("protocol"),
+            service=d.get("service"),
+            evidence=dict(d.get("evidence") or {}),
+            rationale=str(d.get("rationale") or ""),
+            remediation=tuple(Remedy.from_dict(r) for r in d.get("remediation") or ()),
+            references=tuple(d.get("references") or ()),
+            confidence=float(d["confidence"]),
+            tags=tuple(d.get("tags") or ()),
+            source=str(d.get("source") or ""),
+            cves=tuple(d.get("cves") or ()),
+            hostname=d.get("hostname"),
+            acceptance=None if d.get("acceptance") is None else Acceptance.from_dict(d["acceptance"]),
+        )
+
+    def _repr_html_(self) -> str:
+        from ..notebook import finding_html
+
+        return finding_html(self)
+
 
 @dataclass(frozen=True)
 class HostScore:
@@ -162,6 +208,22 @@ class HostScore:
             "max_severity": self.max_severity,
             "open_ports": self.open_ports,
         }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> HostScore:
+        return cls(
+            host=str(d["host"]),
+            hostname=d.get("hostname"),
+            score=float(d["score"]),
+            counts={str(k): int(v) for k, v in dict(d["counts"]).items()},
+            max_severity=d.get("max_severity"),
+            open_ports=int(d.get("open_ports") or 0),
+        )
+
+    def _repr_html_(self) -> str:
+        from ..notebook import host_score_html
+
+        return host_score_html(self)
 
 
 @dataclass(frozen=True)
@@ -213,6 +275,87 @@ class Assessment:
             "findings": [f.to_dict() for f in self.findings],
             "suppressed": [f.to_dict() for f in self.suppressed],
         }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Assessment:
+        """The inverse of `to_dict`: a ``portlens.assessment/1`` document back into an Assessment."""
+        if d.get("schema") != cls.SCHEMA:
+            raise ValueError(f"not a portlens assessment (schema {d.get('schema')!r}, expected {cls.SCHEMA!r})")
+        return cls(
+            findings=tuple(Finding.from_dict(f) for f in d["findings"]),
+            suppressed=tuple(Finding.from_dict(f) for f in d.get("suppressed") or ()),
+            hosts=tuple(HostScore.from_dict(h) for h in d["hosts"]),
+            score=float(d["score"]),
+            counts={str(k): int(v) for k, v in dict(d["counts"]).items()},
+            policy=tuple(d.get("policy") or ()),
+            as_of=str(d.get("as_of") or ""),
+        )
+
+    # -- reports (portlens.report; `result` is the ScanResult assessed, for hosts, services, TLS) ----------
+    def to_json(self, path: str | os.PathLike[str] | None = None) -> str:
+        """The versioned JSON document (schema ``portlens.assessment/1``); also written to ``path``."""
+        import json
+
+        from ..report.jsonfmt import write_text
+
+        text = json.dumps(self.to_dict(), indent=2) + "\n"
+        if path is not None:
+            write_text(path, text)
+        return text
+
+    def to_html(self, path: str | os.PathLike[str] | None = None, result: Any = None, **kw: Any) -> str:
+        """A self-contained HTML report (see `portlens.report.html.render_html` for ``previous``,
+        ``drift``, ``history``, ``title``); also written to ``path``."""
+        from ..report.html import render_html
+        from ..report.jsonfmt import write_text
+
+        text = render_html(self, result, **kw)
+        if path is not None:
+            write_text(path, text)
+        return text
+
+    def to_markdown(self, path: str | os.PathLike[str] | None = None, result: Any = None, **kw: Any) -> str:
+        """A Markdown report for tickets and wikis; also written to ``path``."""
+        from ..report.jsonfmt import write_text
+        from ..report.markdown import assessment_markdown
+
+        text = assessment_markdown(self, result, **kw)
+        if path is not None:
+            write_text(path, text)
+        return text
+
+    def to_csv(self, path: str | os.PathLike[str] | None = None) -> str:
+        """One CSV row per finding (suppressed ones last, status ``suppressed``); also written to ``path``."""
+        from ..report.csvfmt import assessment_csv
+        from ..report.jsonfmt import write_text
+
+        text = assessment_csv(self)
+        if path is not None:
+            write_text(path, text)
+        return text
+
+    def to_pandas(self, what: str = "findings") -> Any:
+        """A pandas DataFrame of the ``"findings"`` (one row each) or of the ``"hosts"``."""
+        from ..notebook import assessment_frame
+
+        return assessment_frame(self, what, "pandas")
+
+    def to_polars(self, what: str = "findings") -> Any:
+        """`to_pandas`, as a polars DataFrame."""
+        from ..notebook import assessment_frame
+
+        return assessment_frame(self, what, "polars")
+
+    def plot(self, result: Any = None) -> Any:
+        """The report's charts with matplotlib (``pip install portlens[plot]``); returns the Figure."""
+        from ..notebook import plot_assessment
+
+        return plot_assessment(self, result)
+
+    def _repr_html_(self) -> str:
+        from ..notebook import assessment_html
+
+        return assessment_html(self)
 
     def __repr__(self) -> str:
         c = ", ".join(f"{s} {self.counts.get(s, 0)}" for s in reversed(SEVERITIES))

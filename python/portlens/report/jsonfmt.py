@@ -1,4 +1,4 @@
-"""JSON and JSON Lines, with a versioned schema; `load` reads them back."""
+"""JSON and JSON Lines, with versioned schemas (JSON Schema files in ``schemas/``); `load` reads them back."""
 
 from __future__ import annotations
 
@@ -11,9 +11,11 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..exceptions import PortlensError
+from ..policy.model import Assessment
 from ..results import HostResult, PortResult, ScanResult
 
 SCHEMA = "portlens.scan/1"
+SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"  # JSON Schemas of the documents (README)
 
 
 def result_to_dict(r: ScanResult) -> dict[str, Any]:
@@ -72,17 +74,50 @@ def result_from_dict(d: dict[str, Any]) -> ScanResult:
     )
 
 
-def load(path: str | os.PathLike[str]) -> ScanResult:
-    """Read a scan written by ``to_json`` / ``-o results.json`` back into a ScanResult."""
+def _read(path: str | os.PathLike[str]) -> Any:
     try:
         with open(path, encoding="utf-8") as f:
-            doc = json.load(f)
+            return json.load(f)
     except (OSError, json.JSONDecodeError) as e:
         raise PortlensError(f"cannot read scan file {os.fspath(path)!r}: {e}") from e
+
+
+def load(path: str | os.PathLike[str]) -> ScanResult | Assessment:
+    """Read a JSON document portlens wrote back into its object: a scan (``to_json`` / ``-o
+    results.json``, schema ``portlens.scan/1``) into a `ScanResult`, an assessment
+    (``Assessment.to_json``, ``portlens.assessment/1``) into an `Assessment`."""
+    doc = _read(path)
     try:
+        if isinstance(doc, dict) and doc.get("schema") == Assessment.SCHEMA:
+            return Assessment.from_dict(doc)
         return result_from_dict(doc)
-    except (KeyError, TypeError, ValueError) as e:
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise PortlensError(f"scan file {os.fspath(path)!r} is malformed: {e!r}") from e
+
+
+def load_scan(path: str | os.PathLike[str]) -> ScanResult:
+    """`load`, for a scan only (typed)."""
+    doc = load(path)
+    if not isinstance(doc, ScanResult):
+        raise PortlensError(f"{os.fspath(path)!r} holds an assessment, not a scan ({SCHEMA})")
+    return doc
+
+
+def load_assessment(path: str | os.PathLike[str]) -> Assessment:
+    """`load`, for an assessment only (typed)."""
+    doc = load(path)
+    if not isinstance(doc, Assessment):
+        raise PortlensError(f"{os.fspath(path)!r} holds a scan, not an assessment ({Assessment.SCHEMA})")
+    return doc
+
+
+def json_schema(name: str = SCHEMA) -> dict[str, Any]:
+    """The JSON Schema of a portlens document: ``portlens.scan/1`` or ``portlens.assessment/1``."""
+    files = {SCHEMA: "scan-1.schema.json", Assessment.SCHEMA: "assessment-1.schema.json"}
+    if name not in files:
+        raise ValueError(f"no JSON Schema for {name!r} (known: {', '.join(files)})")
+    doc: dict[str, Any] = json.loads((SCHEMA_DIR / files[name]).read_text(encoding="utf-8"))
+    return doc
 
 
 def write_jsonl(ports: Iterable[PortResult], out: IO[str]) -> int:
