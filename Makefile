@@ -38,7 +38,7 @@ bench: ## side-by-side benchmarks with nmap and RustScan on the lab (writes benc
 	$(PYTHON) -m bench.run
 	$(PYTHON) -m bench.udp
 
-demo: ## build a small lab in namespaces, scan it, write demo-out/report.json
+demo: ## build a small lab in namespaces, scan and assess it, write demo-out/report.html
 	scripts/sysdeps.sh test
 	$(MAKE) install
 	$(PYTHON) -m lab.demo
