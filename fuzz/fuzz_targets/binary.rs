@@ -1,0 +1,5 @@
+//! The "binary" parser family of src/services (see services::fuzzing::TARGETS).
+#![no_main]
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    assert!(_core::services::fuzzing::run("binary", data));
+});
