@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ._core import __version__, parse_ports, service_name, top_ports
 from ._scan import Progress, Scan, scan, scan_async, start
 from .exceptions import (
@@ -20,10 +22,13 @@ from .exceptions import (
     TargetError,
     TargetTooLargeError,
 )
-from .policy import Assessment, Baseline, Finding, Policy, PolicyError, assess
-from .report.jsonfmt import load
-from .report.nmap_xml import load_nmap_xml
 from .results import HostResult, PortResult, ScanResult
+
+if TYPE_CHECKING:
+    from . import store as store
+    from .policy import Assessment, Baseline, Finding, Policy, PolicyError, assess
+    from .report.jsonfmt import load
+    from .report.nmap_xml import load_nmap_xml
 
 __all__ = [
     "__version__",
@@ -59,10 +64,31 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> object:
-    # `portlens.store` (scan history, drift) loads SQLAlchemy: imported on first use only
-    if name == "store":
-        import importlib
+# Loaded on first use, so that `import portlens` (and the CLI) starts fast: the policy engine,
+# the readers, and the history store (SQLAlchemy).
+_LAZY = {
+    "assess": ".policy",
+    "Policy": ".policy",
+    "Baseline": ".policy",
+    "Assessment": ".policy",
+    "Finding": ".policy",
+    "PolicyError": ".policy",
+    "load": ".report.jsonfmt",
+    "load_nmap_xml": ".report.nmap_xml",
+}
 
+
+def __getattr__(name: str) -> object:
+    import importlib
+
+    if name == "store":
         return importlib.import_module(".store", __name__)
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__, "store"})

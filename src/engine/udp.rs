@@ -5,7 +5,9 @@
 //! 1. every port is probed at once; replies are open, ICMP errors closed or filtered;
 //! 2. the silent ones are probed again after one ICMP interval; if that brings new ICMP errors,
 //!    the host is rate-limiting, else the silences are real (open|filtered) — this costs one
-//!    interval per host even when it sends no ICMP at all;
+//!    interval per host even when it sends no ICMP at all. A host that answered far more errors
+//!    than a limiter's burst and left few ports silent is not limiting: quick retries (one RTO
+//!    each) settle it, and only errors arriving late send it back to the interval;
 //! 3. on a rate-limiting host the remaining silent ports are probed one at a time, each once the
 //!    host can send an error again: about one second per closed port — the physical bound.
 //!    `udp_fast` skips 2 and 3: a quick retry, then unconfirmed ports are open|filtered.
@@ -27,6 +29,8 @@ use tokio_util::task::TaskTracker;
 
 /// Hosts whose UDP ports are scanned at the same time.
 const HOSTS_AT_ONCE: usize = 256;
+/// ICMP errors a rate-limiting Linux host sends one peer at once (`XRLIM_BURST_FACTOR`).
+const LIMITER_BURST: usize = 6;
 
 enum Outcome {
     Final(PortResult),
@@ -67,19 +71,27 @@ async fn scan_host(ctx: &Arc<Ctx>, ip: IpAddr, ports: &[u16], tx: &mpsc::Sender<
     let mut attempts = vec![0u8; 65536];
 
     // 1. everything at once
-    let (mut silent, _) = batch(ctx, ip, &order, &mut attempts, tx).await;
+    let (mut silent, burst_icmp) = batch(ctx, ip, &order, &mut attempts, tx).await;
     if silent.is_empty() || ctx.cancel.is_cancelled() {
         return;
     }
-    // 2. again, after one interval (the host's allowance may have been spent before we came)
-    let limited = if ctx.config.udp_fast {
+    // 2. quick retries when the burst shows no limiter (or in fast mode) ...
+    let unlimited = burst_icmp > 2 * LIMITER_BURST && silent.len() * 4 <= burst_icmp;
+    let mut late_icmp = 0;
+    if ctx.config.udp_fast || unlimited {
         for _ in 0..ctx.hosts.retries() {
-            if silent.is_empty() {
+            if silent.is_empty() || ctx.cancel.is_cancelled() {
                 break;
             }
             ctx.counters.retries.fetch_add(silent.len() as u64, Ordering::Relaxed);
-            (silent, _) = batch(ctx, ip, &silent, &mut attempts, tx).await;
+            let icmp;
+            (silent, icmp) = batch(ctx, ip, &silent, &mut attempts, tx).await;
+            late_icmp += icmp;
         }
+    }
+    // ... else (or if errors still came late) again after one interval: the host's allowance may
+    // have been spent before we came
+    let limited = if ctx.config.udp_fast || silent.is_empty() || (unlimited && late_icmp == 0) {
         false
     } else {
         if !sleep(ctx, ctx.config.icmp_interval).await {

@@ -233,10 +233,8 @@ pub fn parse_reply(port: u16, data: &[u8]) -> ServiceInfo {
         161 => snmp(data, &mut info),
         11211 => memcached(data, &mut info),
         69 => tftp(data, &mut info),
-        5060 => {
-            if data.starts_with(b"SIP/2.0") {
-                info.product = header(data, "server").or_else(|| header(data, "user-agent"));
-            }
+        5060 if data.starts_with(b"SIP/2.0") => {
+            info.product = header(data, "server").or_else(|| header(data, "user-agent"));
         }
         1900 => info.product = header(data, "server"),
         _ => {}
