@@ -37,6 +37,7 @@ bench: ## side-by-side benchmarks with nmap and RustScan on the lab (writes benc
 	$(MAKE) install
 	$(PYTHON) -m bench.run
 	$(PYTHON) -m bench.udp
+	$(PYTHON) -m bench.services
 
 demo: ## build a small lab in namespaces, scan and assess it, write demo-out/report.html
 	scripts/sysdeps.sh test

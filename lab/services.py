@@ -153,7 +153,14 @@ SERVICES: dict[str, dict[str, Any]] = {
     "mqtt-hard": {"addr": HARD, "port": 11883, "name": "mqtt", "checks": {"mqtt-anonymous": OK}},
     # databases and caches: identification
     "postgresql": {"addr": WEAK, "port": 15432, "name": "postgresql", "product": "PostgreSQL", "checks": {}},
-    "mariadb": {"addr": WEAK, "port": 3306, "name": "mysql", "product": "MariaDB", "deb": "mariadb-server", "checks": {}},
+    "mariadb": {
+        "addr": WEAK,
+        "port": 3306,
+        "name": "mysql",
+        "product": "MariaDB",
+        "deb": "mariadb-server",
+        "checks": {},
+    },
     "memcached": {
         "addr": WEAK,
         "port": 21211,
@@ -287,7 +294,8 @@ def nft_script() -> str:
     for addr in (WEAK, HARD):
         ports = ", ".join(str(p) for p in sorted({s["port"] for s in SERVICES.values() if s["addr"] == addr}))
         rules += f"    ct state new ip daddr {addr} tcp dport != {{ {ports} }} reject with tcp reset\n"
-    return f"table inet svc {{\n  chain input {{\n    type filter hook input priority 0; policy accept;\n{rules}  }}\n}}\n"
+    chain = f"  chain input {{\n    type filter hook input priority 0; policy accept;\n{rules}  }}\n"
+    return f"table inet svc {{\n{chain}}}\n"
 
 
 # --------------------------------------------------------------------------- helpers
@@ -947,14 +955,39 @@ def _first_key(doc: bytes) -> str:
     return doc[5:end].decode(errors="replace")
 
 
+def _mongo_legacy(req_id: int, body: bytes) -> bytes:
+    """OP_QUERY (2004) as MongoDB 6.0 answers it: only the handshake (``isMaster``/``hello`` on a
+    ``$cmd`` collection) is still served, every other command gets error 352; the answer is an
+    OP_REPLY (1): flags, cursor id 0, starting from 0, one document."""
+    name_end = body.index(b"\0", 4)
+    query = body[name_end + 9 :]
+    cmd = _first_key(query)
+    if cmd.lower() in ("ismaster", "hello"):
+        reply: dict[str, Any] = {"ismaster": True, "maxWireVersion": 17, "minWireVersion": 0, "ok": 1.0}
+    else:
+        reply = {
+            "ok": 0.0,
+            "errmsg": f"Unsupported OP_QUERY command: {cmd}. The client driver may require an upgrade.",
+            "code": 352,
+            "codeName": "UnsupportedOpQueryCommand",
+        }
+    doc = struct.pack("<iqii", 0, 0, 0, 1) + _bson(reply)
+    return struct.pack("<iiii", 16 + len(doc), req_id + 1000, req_id, 1) + doc
+
+
 async def _serve_mongo(weak: bool, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """A MongoDB 6.0 stand-in (wire protocol: OP_MSG 2013, legacy OP_QUERY 2004 handshake only)."""
     with contextlib.suppress(Exception):
         for _ in range(16):
             head = await asyncio.wait_for(reader.readexactly(16), 10)
             length, req_id, _, opcode = struct.unpack("<iiii", head)
-            if not 16 < length < 1 << 20 or opcode != 2013:
+            if not 16 < length < 1 << 20 or opcode not in (2004, 2013):
                 break
             body = await asyncio.wait_for(reader.readexactly(length - 16), 10)
+            if opcode == 2004:
+                writer.write(_mongo_legacy(req_id, body))
+                await writer.drain()
+                continue
             cmd = _first_key(body[5:]).lower()
             if cmd in ("ismaster", "hello"):
                 reply: dict[str, Any] = {"ismaster": True, "maxWireVersion": 17, "minWireVersion": 0, "ok": 1.0}

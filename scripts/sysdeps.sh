@@ -4,9 +4,11 @@
 set -euo pipefail
 # The lab's UDP part runs these servers itself, inside its namespaces (chrony replaces systemd-timesyncd).
 need=(iproute2 nftables procps dnsmasq-base snmpd chrony memcached tftpd-hpa)
-# The lab's svc part (lab/services.py) runs these real servers in its namespace, each next to a hardened twin.
-[ "${1:-test}" = test ] && need+=(vsftpd redis-server samba xrdp openssh-server openssh-client inetutils-telnetd
-  nginx-light postgresql mariadb-server mosquitto tigervnc-standalone-server tigervnc-tools openssl)
+# The lab's svc part (lab/services.py) runs these real servers in its namespace, each next to a hardened twin
+# (tests/test_services.py and bench/services.py).
+case "${1:-test}" in test | bench) need+=(vsftpd redis-server samba xrdp openssh-server openssh-client
+  inetutils-telnetd nginx-light postgresql mariadb-server mosquitto tigervnc-standalone-server tigervnc-tools openssl) ;;
+esac
 # The HTML report is opened in headless Chromium by the tests (Selenium drives it through chromium-driver).
 [ "${1:-test}" = test ] && need+=(chromium chromium-driver fonts-dejavu-core)
 [ "${1:-test}" = bench ] && need+=(nmap time)

@@ -174,3 +174,11 @@ def test_cli_services_flag(svc: dict[str, Any], tmp_path: Path) -> None:
     services = {p["port"]: p["service"] for p in data["ports"]}
     assert services[SERVICES["redis-weak"]["port"]]["name"] == "redis"
     assert services[SERVICES["ftp-weak"]["port"]]["name"] == "ftp"
+    assert {c["id"]: c["outcome"] for c in services[SERVICES["ftp-weak"]["port"]]["checks"]} == {
+        "ftp-anonymous": "vulnerable"
+    }
+    # The summary names product, version and the confirmed weaknesses.
+    r = run_cli("scan", svc["weak"], "-p", ports, "--services")
+    assert r.returncode == 0, r.stderr
+    assert f"ftp vsftpd {_upstream('vsftpd')}  [ftp-anonymous]" in r.stdout, r.stdout
+    assert "[redis-no-auth]" in r.stdout, r.stdout

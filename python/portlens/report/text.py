@@ -24,6 +24,11 @@ def summary_table(r: ScanResult, limit: int = 200) -> str:
             port = f"{p.port}/{p.protocol}"
             svc = p.service or {}
             guess = str(svc.get("name") or service_name(p.port, p.protocol) or "")
+            # With services=True: product, version and the weaknesses its checks confirmed.
+            guess = " ".join([guess, *(str(svc[k]) for k in ("product", "version") if svc.get(k))])
+            weak = [str(c.get("id")) for c in svc.get("checks") or [] if c.get("outcome") == "vulnerable"]
+            if weak:
+                guess += "  [" + ", ".join(weak) + "]"
             lines.append(f"  {p.host:<{width}}  {port:>9}  {p.state:<9} {p.reason:<14} {guess}".rstrip())
         if len(shown) > limit:
             lines.append(f"  ... {len(shown) - limit} more (see the JSON output)")
