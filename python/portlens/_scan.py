@@ -23,6 +23,8 @@ ProgressArg = ProgressCallback | bool | str | None
 
 
 def _progress(progress: ProgressArg) -> ProgressCallback | None:
+    if progress is None or progress is False:
+        return None  # no import here: the scan may already hold every free file descriptor
     from .notebook import progress_callback
 
     return progress_callback(progress)
@@ -71,8 +73,16 @@ def _request(targets: str | Iterable[str], ports: str | Iterable[int], options: 
     return _core.ScanRequest(_targets(targets), ports, **options)
 
 
-def _row(row: tuple[Any, ...]) -> PortResult:
+def _row(row: tuple[Any, ...], strings: dict[str, str]) -> PortResult:
     host, port, protocol, state, reason, rtt, attempts, hostname, service = row
+    # one string object per distinct host, state, reason: a /16 has a few hundred thousand results
+    share = strings.setdefault
+    host, protocol, state, reason = (
+        share(host, host),
+        share(protocol, protocol),
+        share(state, state),
+        share(reason, reason),
+    )
     if service is None:
         return PortResult(host, port, protocol, state, reason, rtt, attempts, hostname)
     return PortResult(host, port, protocol, state, reason, rtt, attempts, hostname, service=json.loads(service))
@@ -98,6 +108,7 @@ class Scan:
         self._options = options
         self._started = datetime.now(timezone.utc)
         self._found: list[PortResult] = []
+        self._strings: dict[str, str] = {}
         self._pending: deque[PortResult] = deque()
         self._ended = False
         self._result: ScanResult | None = None
@@ -131,7 +142,7 @@ class Scan:
         if batch is None:
             self._ended = True
         else:
-            found = [_row(r) for r in batch]
+            found = [_row(r, self._strings) for r in batch]
             self._found.extend(found)
             self._pending.extend(found)
             if self._sink is not None:
@@ -193,7 +204,9 @@ class Scan:
         return self._result
 
     def _build(self, summary: dict[str, Any]) -> ScanResult:
-        result = build_result(self._found, summary, self._options, self._started, datetime.now(timezone.utc))
+        result = build_result(
+            self._found, summary, self._options, self._started, datetime.now(timezone.utc), self._strings
+        )
         if self._sink is not None:
             self._sink.finish(result)  # "complete", or "incomplete" when cancelled
         return result

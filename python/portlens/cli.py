@@ -13,7 +13,7 @@ from typing import IO, Any
 
 import portlens
 
-from .report.jsonfmt import write_jsonl, write_text
+from .report.jsonfmt import write_jsonl, write_result, write_text
 from .report.naabu import dumps_naabu
 from .store import commands as store_commands
 
@@ -266,7 +266,7 @@ def _scan(args: argparse.Namespace) -> int:
         bar.close()
     for path, fmt in outputs:
         if fmt == "json":
-            write_text(path, result.to_json())
+            write_result(result, path)
         elif fmt == "nmap-xml":
             write_text(path, result.to_nmap_xml())
         elif fmt == "naabu":
@@ -467,7 +467,7 @@ def _report(args: argparse.Namespace) -> int:
     assessment: portlens.Assessment = doc if isinstance(doc, portlens.Assessment) else assess(doc)
     for path, fmt in outputs:
         if result is not None and fmt == "json":
-            write_text(path, result.to_json())
+            write_result(result, path)
         elif result is not None and fmt == "csv":
             write_text(path, result.to_csv())
     _write_reports(args, outputs, assessment, result, previous, assess)

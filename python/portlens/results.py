@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import groupby
+from operator import attrgetter
 from typing import Any
 
 __all__ = ["PortResult", "HostResult", "ScanResult", "STATES"]
@@ -219,28 +221,44 @@ def build_result(
     options: Mapping[str, Any],
     started: datetime,
     finished: datetime,
+    strings: dict[str, str] | None = None,
 ) -> ScanResult:
-    """Assemble a ScanResult from streamed port results and the engine's summary."""
-    ports_sorted = tuple(sorted(ports, key=_port_key))
-    by_host: dict[str, list[PortResult]] = {}
-    for p in ports_sorted:
-        by_host.setdefault(p.host, []).append(p)
+    """Assemble a ScanResult from streamed port results and the engine's summary; ``strings`` shares
+    address strings with the port results."""
+    keys: dict[str, tuple[int, int]] = {}  # one address parse per host, not per port
+
+    def port_key(p: PortResult) -> tuple[tuple[int, int], int, str]:
+        k = keys.get(p.host)
+        if k is None:
+            k = keys[p.host] = _addr_key(p.host)
+        return (k, p.port, p.protocol)
+
+    ports_sorted = tuple(sorted(ports, key=port_key))
+    strings = strings if strings is not None else {}
+    by_host = {h: tuple(g) for h, g in groupby(ports_sorted, key=attrgetter("host"))}  # sorted by host
+    # Hosts with the same counts share one (read-only) mapping: most hosts of a big scan look alike.
+    counts_of: dict[tuple[int, ...], Mapping[str, int]] = {}
+    share = strings.setdefault
     hosts = []
     for address, hostname, state, reason, counts, srtt in summary["hosts"]:
+        key = tuple(counts)
+        shared = counts_of.get(key)
+        if shared is None:
+            shared = counts_of[key] = dict(zip(STATES, key, strict=True))
         hosts.append(
             HostResult(
-                address=address,
+                address=share(address, address),
                 hostname=hostname,
-                counts=dict(zip(STATES, counts, strict=True)),
+                counts=shared,
                 rtt=srtt,
-                ports=tuple(by_host.get(address, ())),
-                state=state,
-                reason=reason,
+                ports=by_host.get(address, ()),
+                state=share(state, state),
+                reason=reason if reason is None else share(reason, reason),
             )
         )
     return ScanResult(
         ports=ports_sorted,
-        hosts=tuple(sorted(hosts, key=lambda h: (h.state != "up", _addr_key(h.address)))),
+        hosts=tuple(sorted(hosts, key=lambda h: (h.state != "up", keys.get(h.address) or _addr_key(h.address)))),
         counts=dict(summary["counts"]),
         status=summary["status"],
         started=started,

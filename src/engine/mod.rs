@@ -398,7 +398,8 @@ async fn probe(ctx: Arc<Ctx>, tx: mpsc::Sender<PortResult>, ip: IpAddr, port: u1
         }
     };
     if ctx.config.services && result.state == PortState::Open {
-        let info = crate::services::identify(addr, ctx.config.service_budget, &ctx.cancel).await;
+        // Boxed: identification's state is KBs, and inline it would make every probe task that big.
+        let info = Box::pin(crate::services::identify(addr, ctx.config.service_budget, &ctx.cancel)).await;
         result.service = Some(Box::new(info));
     }
     drop(permit);

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
@@ -18,8 +20,8 @@ SCHEMA = "portlens.scan/1"
 SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"  # JSON Schemas of the documents (README)
 
 
-def result_to_dict(r: ScanResult) -> dict[str, Any]:
-    return {
+def result_to_dict(r: ScanResult, items: bool = True) -> dict[str, Any]:
+    doc = {
         "schema": SCHEMA,
         "status": r.status,
         "started": r.started.isoformat(),
@@ -32,13 +34,36 @@ def result_to_dict(r: ScanResult) -> dict[str, Any]:
         "counts": dict(r.counts),
         "options": dict(r.options),
         "stats": dict(r.stats),
-        "hosts": [h.to_dict() for h in r.hosts],
-        "ports": [p.to_dict() for p in r.ports],
     }
+    if items:
+        doc["hosts"] = [h.to_dict() for h in r.hosts]
+        doc["ports"] = [p.to_dict() for p in r.ports]
+    return doc
 
 
 def dumps_result(r: ScanResult) -> str:
-    return json.dumps(result_to_dict(r), indent=2, sort_keys=False) + "\n"
+    out = io.StringIO()
+    dump_result(r, out)
+    return out.getvalue()
+
+
+def dump_result(r: ScanResult, out: IO[str]) -> None:
+    """The document, host by host and port by port: a /16's result is never one string in memory."""
+    text = json.dumps(result_to_dict(r, items=False), indent=2)
+    out.write(text[: text.rindex("}")].rstrip() + ",\n")
+    sections: tuple[tuple[str, Sequence[HostResult | PortResult]], ...] = (("hosts", r.hosts), ("ports", r.ports))
+    for name, items in sections:
+        out.write(f'  "{name}": [')
+        for i, item in enumerate(items):
+            out.write(("," if i else "") + "\n    " + json.dumps(item.to_dict()))
+        out.write("\n  ]" if items else "]")
+        out.write(",\n" if name == "hosts" else "\n}\n")
+
+
+def write_result(r: ScanResult, path: str | os.PathLike[str]) -> None:
+    """`dump_result` to ``path``, atomically."""
+    with _atomic(path) as f:
+        dump_result(r, f)
 
 
 def result_from_dict(d: dict[str, Any]) -> ScanResult:
@@ -131,11 +156,17 @@ def write_jsonl(ports: Iterable[PortResult], out: IO[str]) -> int:
 
 def write_text(path: str | os.PathLike[str], text: str) -> None:
     """Write atomically: a reader never sees half a file, a crash never leaves one."""
+    with _atomic(path) as f:
+        f.write(text)
+
+
+@contextlib.contextmanager
+def _atomic(path: str | os.PathLike[str]) -> Iterator[IO[str]]:
     target = Path(path)
     fd, tmp = tempfile.mkstemp(dir=target.parent or Path("."), prefix=f".{target.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+            yield f
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
