@@ -32,11 +32,12 @@ lint: ## rustfmt, clippy -D warnings, ruff, mypy, stubtest
 	$(PYTHON) -m mypy
 	$(PYTHON) -m mypy.stubtest portlens._core
 
-bench: ## side-by-side benchmarks with nmap and RustScan on the lab (writes bench/*.md)
+bench: ## side-by-side benchmarks with nmap and RustScan, and Dask vs local, on the lab (writes bench/*.md)
 	scripts/sysdeps.sh bench
 	$(MAKE) install
 	$(PYTHON) -m bench.run
 	$(PYTHON) -m bench.udp
+	$(PYTHON) -m bench.dask_overhead
 	$(PYTHON) -m bench.services
 
 demo: ## build a small lab in namespaces, scan and assess it, write demo-out/report.html

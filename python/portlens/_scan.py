@@ -321,27 +321,19 @@ def scan(
 
     ``save``: a `portlens.store.Store`, a store URL or a file path: the scan is saved while it runs
     (in batches) and marked complete at the end, or left "incomplete" if it is cancelled or dies;
-    ``profile`` names the target set it belongs to (see `portlens.store`). With ``executor`` it is
-    saved when it ends.
+    ``profile`` names the target set it belongs to (see `portlens.store`). With ``executor`` each
+    shard is written when it is merged.
     """
     if executor is not None:
         from . import distributed
 
         bar = _progress(progress)
         try:
-            result = distributed.scan(targets, ports, executor=executor, progress=bar, **options)
+            return distributed.scan(
+                targets, ports, executor=executor, progress=bar, save=save, profile=profile, **options
+            )
         finally:
             _close_bar(bar, progress)
-        if save is not None:
-            from . import store
-
-            st = save if isinstance(save, store.Store) else store.open(save)
-            try:
-                st.save(result, profile=profile)
-            finally:
-                if st is not save:
-                    st.close()
-        return result
     s = start(targets, ports, progress=progress, save=save, profile=profile, **options)
     try:
         return s.result()

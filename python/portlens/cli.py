@@ -242,8 +242,8 @@ def _scan(args: argparse.Namespace) -> int:
         "udp_fast": args.udp_fast,
         "discovery": args.discovery,
     }
-    if store is not None and args.dask is None:
-        options.update(save=store, profile=args.profile)  # written in batches as results come
+    if store is not None:
+        options.update(save=store, profile=args.profile)  # written in batches as results come (shards with --dask)
     bar = _bar(args.quiet)
     interrupted = False
     with _jsonl_writers(outputs) as streams:
