@@ -37,8 +37,8 @@ bench: ## side-by-side benchmarks with nmap and RustScan, and Dask vs local, on 
 	$(MAKE) install
 	$(PYTHON) -m bench.run
 	$(PYTHON) -m bench.udp
-	$(PYTHON) -m bench.dask_overhead
 	$(PYTHON) -m bench.services
+	$(PYTHON) -m bench.dask_overhead
 
 demo: ## build a small lab in namespaces, scan and assess it, write demo-out/report.html
 	scripts/sysdeps.sh test
