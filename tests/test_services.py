@@ -47,6 +47,11 @@ def found(svc: dict[str, Any]) -> dict[str, portlens.PortResult]:
     return {f"{p.host}:{p.port}": p for p in r.ports}
 
 
+def _label(key: str) -> str:
+    """Test ids say which servers are stand-ins written from the protocol specification."""
+    return key if SERVICES[key].get("real", True) else f"{key}-standin"
+
+
 def _upstream(package: str) -> str:
     """The upstream version of an installed Debian package ("1:9.2p1-2+deb12u10" -> "9.2p1")."""
     out = subprocess.run(
@@ -67,7 +72,7 @@ def _checks(service: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {c["id"]: c for c in service["checks"]}
 
 
-@pytest.mark.parametrize("key", sorted(SERVICES))
+@pytest.mark.parametrize("key", sorted(SERVICES), ids=_label)
 def test_identified_by_protocol(found: dict[str, portlens.PortResult], key: str) -> None:
     expect = SERVICES[key]
     service = _service(found, key)
@@ -80,7 +85,7 @@ def test_identified_by_protocol(found: dict[str, portlens.PortResult], key: str)
     assert service["elapsed"] <= BUDGET + 0.5
 
 
-@pytest.mark.parametrize("key", sorted(k for k, v in SERVICES.items() if v["checks"]))
+@pytest.mark.parametrize("key", sorted(k for k, v in SERVICES.items() if v["checks"]), ids=_label)
 def test_checks_fire_on_the_weak_member_only(found: dict[str, portlens.PortResult], key: str) -> None:
     service = _service(found, key)
     checks = _checks(service)
