@@ -194,6 +194,28 @@ def _stray_servers(tag: str) -> list[int]:
     return pids
 
 
+def _left_in_namespaces(names: Iterable[str]) -> list[int]:
+    """Processes still living in the given (target) namespaces: servers that outlived their
+    supervisor (a daemon that drops privileges loses its parent-death signal), found by their
+    network namespace rather than by a command line they may rewrite."""
+    inodes = set()
+    for name in names:
+        try:
+            inodes.add(os.stat(os.path.join(NETNS_DIR, name)).st_ino)
+        except OSError:
+            pass
+    pids = []
+    for entry in os.listdir("/proc") if inodes else []:
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            if os.stat(f"/proc/{entry}/ns/net").st_ino in inodes:
+                pids.append(int(entry))
+        except OSError:
+            pass
+    return pids
+
+
 def _read_pidfile(tag: str) -> dict[str, Any]:
     try:
         data = json.loads((run_dir(tag) / "pids.json").read_text())
@@ -213,7 +235,8 @@ def sweep(tag: str, *, stop_owner: bool = True) -> list[str]:
 
     Stops the ``python -m lab up`` process recorded as owner (if ``stop_owner``), the
     servers recorded in ``/run/portlens-lab-<tag>/pids.json`` and any other ``lab.servers``
-    process whose command line carries ``--lab-tag <tag>``; deletes every namespace named
+    process whose command line carries ``--lab-tag <tag>``, then whatever still lives in the
+    lab's target namespaces (daemons that dropped privileges); deletes every namespace named
     ``pl-<tag>-*`` and the run folder.  Returns the names of the namespaces deleted.
     """
     prefix = ns_prefix(tag)
@@ -227,6 +250,9 @@ def sweep(tag: str, *, stop_owner: bool = True) -> list[str]:
             _terminate_pid(pid)
     for pid in _stray_servers(tag):
         _terminate_pid(pid)
+    scanner = f"{prefix}scan"
+    for pid in _left_in_namespaces(n for n in _list_namespaces(prefix) if n != scanner):
+        _terminate_pid(pid, grace=2.0)
     deleted = []
     for name in _list_namespaces(prefix):
         try:
@@ -354,6 +380,8 @@ class Lab:
         try:
             for pid in _stray_servers(self.tag):
                 _terminate_pid(pid)
+            for pid in _left_in_namespaces(n for n in self.namespaces if n != self.scanner_ns):
+                _terminate_pid(pid, grace=2.0)
         except OSError:
             pass
         for name in reversed(self.namespaces):

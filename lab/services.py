@@ -671,6 +671,11 @@ def _pg_bin() -> Path:
     return versions[-1].parent
 
 
+#: Run as the postgres user in the same process (setpriv execs, runuser would fork and wait): the
+#: server then is the supervisor's child, and dies with it (PR_SET_PDEATHSIG).
+_AS_POSTGRES = ["setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", "--"]
+
+
 def _postgres_prep(sv: _Supervisor) -> subprocess.Popen[bytes]:
     d = sv.root / "postgres"
     if d.exists():
@@ -678,13 +683,13 @@ def _postgres_prep(sv: _Supervisor) -> subprocess.Popen[bytes]:
     (d / "sock").mkdir(parents=True)
     shutil.chown(d, "postgres", "postgres")
     shutil.chown(d / "sock", "postgres", "postgres")
-    argv = ["runuser", "-u", "postgres", "--", str(_pg_bin() / "initdb"), "-D", str(d / "data")]
+    argv = [*_AS_POSTGRES, str(_pg_bin() / "initdb"), "-D", str(d / "data")]
     return sv.start("prep-postgres", [*argv, "-A", "trust", "--no-sync", "-E", "UTF8", "--locale", "C"])
 
 
 def _postgres(sv: _Supervisor, addr: str, port: int) -> None:
     d = sv.root / "postgres"
-    argv = ["runuser", "-u", "postgres", "--", str(_pg_bin() / "postgres"), "-D", str(d / "data")]
+    argv = [*_AS_POSTGRES, str(_pg_bin() / "postgres"), "-D", str(d / "data")]
     argv += ["-c", f"listen_addresses={addr}", "-p", str(port), "-c", f"unix_socket_directories={d / 'sock'}"]
     argv += ["-c", "fsync=off", "-c", "shared_buffers=16MB"]
     sv.start("postgres", argv)
