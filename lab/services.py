@@ -128,7 +128,7 @@ SERVICES: dict[str, dict[str, Any]] = {
         "product": "nginx",
         "deb": "nginx-light",
         "tls": True,
-        "checks": {"tls-expired": V, "tls-self-signed": V, "tls-weak-version": V, "tls-weak-cipher": V},
+        "checks": {"tls-expired": V, "tls-self-signed": V, "tls-weak-protocol": V, "tls-weak-cipher": V},
     },
     "https-odd-port": {
         "addr": WEAK,
@@ -146,7 +146,7 @@ SERVICES: dict[str, dict[str, Any]] = {
         "product": "nginx",
         "deb": "nginx-light",
         "tls": True,
-        "checks": {"tls-expired": OK, "tls-self-signed": OK, "tls-weak-version": OK, "tls-weak-cipher": OK},
+        "checks": {"tls-expired": OK, "tls-self-signed": OK, "tls-weak-protocol": OK, "tls-weak-cipher": OK},
     },
     # mosquitto with and without anonymous access
     "mqtt-weak": {"addr": WEAK, "port": 1883, "name": "mqtt", "checks": {"mqtt-anonymous": V}},

@@ -112,6 +112,34 @@ def test_version_is_the_debian_packages(found: dict[str, portlens.PortResult], k
     assert service["version"] == _upstream(SERVICES[key]["deb"]), service
 
 
+def test_the_default_policy_rates_what_the_checks_confirm(found: dict[str, portlens.PortResult]) -> None:
+    """The check ids are the ones the risk policy knows (policy/contract.py): a confirmed weakness
+    raises its rule or escalates the exposure finding on the weak member, never on the twin."""
+    a = portlens.assess(list(found.values()))
+    rules: dict[str, set[str]] = {}
+    worst: dict[str, str] = {}
+    order = ["info", "low", "medium", "high", "critical"]
+    for f in a.findings:
+        where = f"{f.host}:{f.port}"
+        rules.setdefault(where, set()).add(f.rule)
+        if order.index(f.severity) > order.index(worst.get(where, "info")):
+            worst[where] = f.severity
+
+    def at(key: str) -> str:
+        return f"{SERVICES[key]['addr']}:{SERVICES[key]['port']}"
+
+    tls = {"tls-certificate-expired", "tls-certificate-self-signed", "tls-weak-protocol", "tls-weak-cipher"}
+    assert tls <= rules[at("https-weak")], rules[at("https-weak")]
+    assert not tls & rules.get(at("https-hard"), set()), rules.get(at("https-hard"))
+    assert "smb-signing-not-required" in rules[at("smb-weak")]
+    assert "smb-signing-not-required" not in rules[at("smb-hard")]
+    # Exposure findings escalate to critical only where the check confirmed the weakness.
+    for weak, hard in [("smb-weak", "smb-hard"), ("rdp-weak", "rdp-hard"), ("vnc-weak", "vnc-hard")]:
+        assert worst[at(weak)] == "critical" and worst[at(hard)] != "critical", (weak, worst[at(weak)], worst[at(hard)])
+    for weak, hard in [("redis-weak", "redis-hard"), ("mongodb-weak", "mongodb-hard"), ("ftp-weak", "ftp-hard")]:
+        assert order.index(worst[at(weak)]) > order.index(worst[at(hard)]), (weak, worst[at(weak)], worst[at(hard)])
+
+
 def test_versions_and_evidence(found: dict[str, portlens.PortResult]) -> None:
     ssh = _service(found, "ssh-weak")
     assert ssh["version"] and ssh["cpe"] and ssh["cpe"][0].startswith("cpe:2.3:a:openbsd:openssh:")
@@ -141,7 +169,7 @@ def test_tls_facts(found: dict[str, portlens.PortResult], svc: dict[str, Any]) -
     assert f"IP:{svc['weak']}" in weak["sans"]
     assert weak["version"] in ("TLSv1.2", "TLSv1.3") and weak["cipher"]
     weak_checks = _checks(_service(found, "https-weak"))
-    assert weak_checks["tls-weak-version"]["evidence"]["accepted"] in ("TLSv1.0", "TLSv1.1")
+    assert weak_checks["tls-weak-protocol"]["evidence"]["accepted"] in ("TLSv1.0", "TLSv1.1")
     accepted = weak_checks["tls-weak-cipher"]["evidence"]["accepted"]
     assert any(w in accepted for w in ("3DES", "RC4", "_DES_", "EXPORT", "NULL", "anon")), accepted
     hard = _service(found, "https-hard")["tls"]

@@ -51,7 +51,7 @@
 //! | `ssh-weak-algorithms` | KEXINIT offers group1-sha1 / gex-sha1 kex, hmac-md5 / *-96 MACs, CBC / arcfour / 3DES ciphers or ssh-dss |
 //! | `tls-expired` | the leaf certificate's notAfter has passed |
 //! | `tls-self-signed` | the leaf certificate is issued by itself |
-//! | `tls-weak-version` | a ClientHello capped at TLS 1.1 gets a ServerHello (TLS 1.0/1.1 accepted) |
+//! | `tls-weak-protocol` | a ClientHello capped at TLS 1.1 gets a ServerHello (TLS 1.0/1.1 accepted) |
 //! | `tls-weak-cipher` | a ClientHello offering only RC4/3DES/DES/export/NULL/anonymous suites gets a ServerHello |
 //! | `http-device-signature` | the HTTP Server header, title or body matches a DVR/camera signature |
 //! | `cleartext-no-starttls` | an SMTP/POP3/IMAP service on a plain port does not offer STARTTLS |

@@ -292,7 +292,7 @@ fn check_ids_are_documented() {
         "ssh-weak-algorithms",
         "tls-expired",
         "tls-self-signed",
-        "tls-weak-version",
+        "tls-weak-protocol",
         "tls-weak-cipher",
         "http-device-signature",
         "memcached-no-auth",

@@ -491,17 +491,17 @@ async fn weak_checks(ctx: &Ctx<'_>) {
     let (old, suites) = tokio::join!(raw_hello(ctx, &legacy), raw_hello(ctx, &weak));
     let vt = "TLS 1.0 or 1.1 is accepted";
     ctx.check(match old {
-        Some(Flight { hello: Some((v, s)), .. }) => Check::new("tls-weak-version", Some(v <= TLS11), vt)
+        Some(Flight { hello: Some((v, s)), .. }) => Check::new("tls-weak-protocol", Some(v <= TLS11), vt)
             .with("offered", "TLSv1.0-TLSv1.1")
             .with("accepted", version_name(v))
             .with("cipher", suite_name(s)),
-        Some(Flight { alert: Some((_, d)), .. }) => Check::new("tls-weak-version", Some(false), vt)
+        Some(Flight { alert: Some((_, d)), .. }) => Check::new("tls-weak-protocol", Some(false), vt)
             .with("offered", "TLSv1.0-TLSv1.1")
             .with("alert", d.to_string()),
         Some(_) => {
-            Check::new("tls-weak-version", Some(false), vt).with("offered", "TLSv1.0-TLSv1.1").with("reply", "closed")
+            Check::new("tls-weak-protocol", Some(false), vt).with("offered", "TLSv1.0-TLSv1.1").with("reply", "closed")
         }
-        None => Check::new("tls-weak-version", None, vt).with("reason", "could not connect"),
+        None => Check::new("tls-weak-protocol", None, vt).with("reason", "could not connect"),
     });
     let ct = "Weak TLS cipher suites (RC4, 3DES, DES, export, NULL, anonymous) are accepted";
     ctx.check(match suites {
