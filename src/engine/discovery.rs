@@ -90,13 +90,24 @@ async fn ping_host(ctx: &Ctx, ip: IpAddr, pinger: Option<&Pinger>) -> bool {
         attempt += 1;
         ctx.counters.attempts.fetch_add(PING_PORTS.len() as u64, Ordering::Relaxed);
         let connect = |port: u16| tcp::connect(SocketAddr::new(ip, port), &rto, &ctx.cancel);
+        // The echo's timeout is fixed when it is sent, often before any RTT is known (1 s); the
+        // connects adapt theirs as RTTs come in. When all three time out, the echo has had as long
+        // as they had: stop it (a later reply still counts, through the late-reply set).
+        let echo_stop = ctx.cancel.child_token();
         let echo = async {
             match pinger {
-                Some(p) => p.ping(ip, rto().0, &ctx.cancel).await,
+                Some(p) => p.ping(ip, rto().0, &echo_stop).await,
                 None => None,
             }
         };
-        let (a, b, c, e) = tokio::join!(connect(PING_PORTS[0]), connect(PING_PORTS[1]), connect(PING_PORTS[2]), echo);
+        let pings = async {
+            let got = tokio::join!(connect(PING_PORTS[0]), connect(PING_PORTS[1]), connect(PING_PORTS[2]));
+            if [&got.0, &got.1, &got.2].iter().all(|a| matches!(a, Attempt::Silent)) {
+                echo_stop.cancel();
+            }
+            got
+        };
+        let ((a, b, c), e) = tokio::join!(pings, echo);
         let mut starved = false;
         for got in [a, b, c] {
             match got {
