@@ -753,7 +753,7 @@ def _xrdp(sv: _Supervisor, addr: str, port: int, certs: dict[str, Path]) -> None
     lines: list[str] = []
     for line in base.splitlines():
         key = line.split("=", 1)[0].strip()
-        if key == "port" and not lines_has(lines, "port="):
+        if key == "port" and not _has_line(lines, "port="):
             line = f"port=tcp://{addr}:{port}"
         elif key == "certificate":
             line = f"certificate={certs['expired']}"
@@ -768,7 +768,7 @@ def _xrdp(sv: _Supervisor, addr: str, port: int, certs: dict[str, Path]) -> None
     sv.start("xrdp", _private("/run/xrdp", ["/usr/sbin/xrdp", "--nodaemon", "--config", str(conf)]))
 
 
-def lines_has(lines: list[str], prefix: str) -> bool:
+def _has_line(lines: list[str], prefix: str) -> bool:
     return any(line.startswith(prefix) for line in lines)
 
 

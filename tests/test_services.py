@@ -10,6 +10,7 @@ web interface, an RDP server that enforces NLA).
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import time
 from pathlib import Path
@@ -215,3 +216,34 @@ def test_cli_services_flag(svc: dict[str, Any], tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     assert f"ftp vsftpd {_upstream('vsftpd')}  [ftp-anonymous]" in r.stdout, r.stdout
     assert "[redis-no-auth]" in r.stdout, r.stdout
+
+
+def test_user_fingerprint_files_come_first(svc: dict[str, Any], tmp_path: Path) -> None:
+    """PORTLENS_FINGERPRINTS: the user's TOML (the data file's format) and Rapid7 recog XML files
+    are tried before the built-in patterns."""
+    mine = tmp_path / "mine.toml"
+    mine.write_text(
+        '[[fingerprint]]\nservice = "ssh"\nfield = "banner"\npattern = \'^SSH-2.0-OpenSSH_([\\d.]+p\\d+)\'\n'
+        'product = "Lab OpenSSH"\nversion = "$1-lab"\n'
+    )
+    recog = tmp_path / "recog.xml"
+    recog.write_text(
+        '<?xml version="1.0"?>\n'
+        '<fingerprints matches="ftp.banner"><fingerprint pattern="vsFTPd ([\\d.]+)">'
+        '<param pos="0" name="service.product" value="Lab vsftpd"/><param pos="1" name="service.version"/>'
+        "</fingerprint></fingerprints>\n"
+        '<fingerprints matches="http_header.server"><fingerprint pattern="^nginx/([\\d.]+)$">'
+        '<param pos="0" name="service.product" value="Lab nginx"/><param pos="1" name="service.version"/>'
+        "</fingerprint></fingerprints>\n"
+    )
+    out = tmp_path / "fp.json"
+    keys = ("ssh-weak", "ftp-weak", "http-weak")
+    ports = ",".join(str(SERVICES[k]["port"]) for k in keys)
+    env = {**os.environ, "PORTLENS_FINGERPRINTS": f"{mine}:{recog}"}
+    r = run_cli("scan", svc["weak"], "-p", ports, "--services", "-q", "-o", str(out), env=env)
+    assert r.returncode == 0, r.stderr
+    got = {p["port"]: p["service"] for p in json.loads(out.read_text())["ports"]}
+    ssh, ftp, http = (got[SERVICES[k]["port"]] for k in keys)
+    assert (ssh["product"], ssh["version"]) == ("Lab OpenSSH", f"{_upstream('openssh-server')}-lab"), ssh
+    assert (ftp["product"], ftp["version"]) == ("Lab vsftpd", _upstream("vsftpd")), ftp
+    assert (http["product"], http["version"]) == ("Lab nginx", _upstream("nginx-light")), http
