@@ -10,7 +10,11 @@ Everything runs under one supervisor, started inside the namespace by :class:`la
 
 It writes every server's configuration under ``--dir``, starts the servers in parallel (each in
 its own process group, killed with the supervisor), waits until every port accepts connections,
-prints ``ready``, and on SIGTERM (or when its parent is gone) stops them all.
+prints ``ready``, and on SIGTERM (or when its parent is gone) stops them all.  Servers that drop
+privileges (mosquitto, postgres) lose the parent-death signal; :meth:`lab.Lab.close` and
+:func:`lab.sweep` stop whatever still lives in the namespace.  An nft table lets each address
+accept connections only on its own ports of :data:`SERVICES` (every other port resets), so the
+truth is complete: nothing else is open on either host.
 
 Where Debian ships no server (MongoDB, Elasticsearch, CouchDB, the Docker Engine API, kubelet,
 an RTSP camera, an RDP server that enforces NLA, a DVR web interface) a **stand-in** written from
