@@ -9,6 +9,7 @@ web interface, an RDP server that enforces NLA).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -247,3 +248,13 @@ def test_user_fingerprint_files_come_first(svc: dict[str, Any], tmp_path: Path) 
     assert (ssh["product"], ssh["version"]) == ("Lab OpenSSH", f"{_upstream('openssh-server')}-lab"), ssh
     assert (ftp["product"], ftp["version"]) == ("Lab vsftpd", _upstream("vsftpd")), ftp
     assert (http["product"], http["version"]) == ("Lab nginx", _upstream("nginx-light")), http
+
+
+def test_start_and_scan_async_carry_the_service(svc: dict[str, Any]) -> None:
+    """The streaming and the asyncio entry points take ``services=`` like `scan`."""
+    port = SERVICES["redis-weak"]["port"]
+    streamed = list(portlens.start(svc["weak"], ports=[port], services=True, service_timeout=BUDGET))
+    assert [dict(p.service or {})["name"] for p in streamed] == ["redis"]
+    r = asyncio.run(portlens.scan_async(svc["weak"], ports=[port], services=True, service_timeout=BUDGET))
+    checks = _checks(dict(r.ports[0].service or {}))
+    assert checks["redis-no-auth"]["outcome"] == "vulnerable"
