@@ -137,7 +137,7 @@ def test_ntp_and_memcached_facts(truth: dict[str, Any]) -> None:
     r = _udp(t["v4"], [123, 11211])
     ntp, mc = _one(r, 123), _one(r, 11211)
     assert (ntp.state, ntp.reason) == OPEN and _service(ntp)["name"] == "ntp"
-    mode7 = _check(ntp, "ntp-mode7")  # chronyd ignores mode 7 requests
+    mode7 = _check(ntp, "ntp-monlist")  # chronyd ignores mode 7 requests
     assert mode7 is None or mode7["outcome"] != "vulnerable", ntp.service
     assert (mc.state, mc.reason) == OPEN and _service(mc)["name"] == "memcache"
     check = _check(mc, "memcached-udp")

@@ -317,7 +317,7 @@ fn ntp(data: &[u8], info: &mut ServiceInfo) {
 pub fn ntp_mode7_check(info: &mut ServiceInfo, answer: Option<&[u8]>) {
     let answered = answer.is_some_and(|a| a.first().is_some_and(|b| b & 7 == 7));
     info.checks.push(check(
-        "ntp-mode7",
+        "ntp-monlist",
         answered,
         "NTP answers mode 7 (monlist) requests: a large amplification factor",
         &[("mode7_answered", answered.to_string()), ("reply_bytes", answer.map_or(0, <[u8]>::len).to_string())],
