@@ -17,14 +17,18 @@ and its check ids), `rules` (policies as TOML data), `default.toml` (the built-i
 
 from __future__ import annotations
 
-from .assess import assess, finding_id
-from .baseline import Baseline, Expectation
-from .contract import CHECKS, SERVICE_ALIASES, CheckResult, ServiceInfo, canonical_service
-from .model import PRACTICES, SEVERITIES, Acceptance, Assessment, Finding, HostScore, PolicyError, Remedy
-from .rules import Policy, Rule
-from .scoring import WEIGHTS
-from .versions import compare_versions
-from .vulns import VulnDB
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .assess import assess, finding_id
+    from .baseline import Baseline, Expectation
+    from .contract import CHECKS, SERVICE_ALIASES, CheckResult, ServiceInfo, canonical_service
+    from .model import PRACTICES, SEVERITIES, Acceptance, Assessment, Finding, HostScore, PolicyError, Remedy
+    from .rules import Policy, Rule
+    from .scoring import WEIGHTS
+    from .versions import compare_versions
+    from .vulns import VulnDB
 
 __all__ = [
     "assess",
@@ -50,3 +54,41 @@ __all__ = [
     "canonical_service",
     "compare_versions",
 ]
+
+# Submodules load on first use: `import portlens.policy.model` (the CLI, the readers) stays cheap.
+_LAZY = {
+    "assess": ".assess",
+    "finding_id": ".assess",
+    "Baseline": ".baseline",
+    "Expectation": ".baseline",
+    "CHECKS": ".contract",
+    "SERVICE_ALIASES": ".contract",
+    "CheckResult": ".contract",
+    "ServiceInfo": ".contract",
+    "canonical_service": ".contract",
+    "PRACTICES": ".model",
+    "SEVERITIES": ".model",
+    "Acceptance": ".model",
+    "Assessment": ".model",
+    "Finding": ".model",
+    "HostScore": ".model",
+    "PolicyError": ".model",
+    "Remedy": ".model",
+    "Policy": ".rules",
+    "Rule": ".rules",
+    "WEIGHTS": ".scoring",
+    "compare_versions": ".versions",
+    "VulnDB": ".vulns",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
