@@ -216,6 +216,27 @@ def test_unrated_vulnerable_check_is_not_dropped_and_open_ports_are_counted() ->
     assert "open-port" not in {f.rule for f in a.findings if f.port == 9999}
 
 
+@pytest.mark.parametrize(
+    ("service", "port", "check", "rule", "severity"),
+    [
+        ("x11", 6000, "x11-no-auth", "x11-exposed", "high"),
+        ("etcd", 2379, "etcd-no-auth", "etcd-exposed", "critical"),
+        ("couchdb", 5984, "couchdb-no-auth", "couchdb-exposed", "critical"),
+        ("memcached", 11211, "memcached-no-auth", "memcached-exposed", "high"),
+        ("telnet", 23, "telnet-cleartext", "telnet-cleartext", "high"),
+        ("netbios", 139, "smbv1", "netbios-exposed", "critical"),
+        ("imap", 143, "cleartext-no-starttls", "imap-cleartext", "medium"),
+        ("http", 80, "http-device-signature", "device-web-interface", "high"),
+    ],
+)
+def test_every_check_the_engine_reports_is_rated(service: str, port: int, check: str, rule: str, severity: str) -> None:
+    """What service identification confirms is rated by a rule of its own, never left as "unrated"."""
+    a = run(Port("198.18.7.1", port, service=svc(service, (check, "vulnerable"))))
+    f = one(a, rule)
+    assert f.severity == severity and [c["check"] for c in f.evidence["confirmed"]] == [check]
+    assert not by_rule(a, "unrated-check")
+
+
 # ------------------------------------------------------------------------------------------ the contract
 
 

@@ -105,6 +105,13 @@ CHECKS: Mapping[str, str] = {
     "ntp-monlist": "an NTP mode 7 MON_GETLIST request is answered (amplification)",
     "rtsp-no-auth": "RTSP DESCRIBE answered 200 without credentials",
     "http-admin-panel": "an administration or login page is served over plain HTTP",
+    "http-device-signature": "the web page or Server header matches a DVR or camera signature",
+    "x11-no-auth": "an X11 connection setup without credentials is answered Success",
+    "etcd-no-auth": "GET /v2/keys or /version answered 200 without credentials",
+    "memcached-no-auth": "'stats' over TCP answered without SASL",
+    "memcached-udp": "'stats' over UDP answered (amplification)",
+    "telnet-cleartext": "the port negotiates Telnet options (IAC): a cleartext login",
+    "cleartext-no-starttls": "an SMTP/POP3/IMAP server's capabilities offer no STARTTLS/STLS",
 }
 
 #: Alias -> canonical service name. Canonical names are the keys the default policy uses; the
