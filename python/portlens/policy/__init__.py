@@ -21,9 +21,9 @@ import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .assess import assess, finding_id
     from .baseline import Baseline, Expectation
     from .contract import CHECKS, SERVICE_ALIASES, CheckResult, ServiceInfo, canonical_service
+    from .evaluate import assess, finding_id
     from .model import PRACTICES, SEVERITIES, Acceptance, Assessment, Finding, HostScore, PolicyError, Remedy
     from .rules import Policy, Rule
     from .scoring import WEIGHTS
@@ -57,8 +57,8 @@ __all__ = [
 
 # Submodules load on first use: `import portlens.policy.model` (the CLI, the readers) stays cheap.
 _LAZY = {
-    "assess": ".assess",
-    "finding_id": ".assess",
+    "assess": ".evaluate",
+    "finding_id": ".evaluate",
     "Baseline": ".baseline",
     "Expectation": ".baseline",
     "CHECKS": ".contract",
