@@ -5,8 +5,9 @@
 Only the lab's own hosts are scanned (198.18.0.0/15, 2001:db8::/32), from a namespace with no
 default route; the lab is removed afterwards. Besides the lab's fixed hosts, three addresses of
 its AnyIP block play a small estate (`estate`): a camera, a server with risky services and a PLC,
-so that the assessment has something to say. The notebook ``notebooks/assessment.ipynb`` uses the
-same estate.
+and the lab's ``svc`` part adds real Debian servers (vsftpd, samba, redis, xrdp, ...), each weak
+member next to its hardened twin, so that service identification and its checks have real work.
+The notebook ``notebooks/assessment.ipynb`` uses the same estate.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from pathlib import Path
 from . import Lab
 
 ROOT = Path(__file__).resolve().parent.parent
-PARTS = ("open", "filt", "anyip", "hostile")
+# svc: real Debian servers (weak members and their hardened twins) for service identification
+PARTS = ("open", "filt", "anyip", "hostile", "svc")
 # offsets in the AnyIP block (all live: the lab kills index % 4 == 3) -> role, extra listening ports
 # (every address of the block already answers on 80 and 443)
 ESTATE = {10: ("camera", [554, 37777]), 20: ("server", [21, 23, 445, 3389, 6379, 31337]), 30: ("plc", [502])}
@@ -91,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     with Lab.create(tag="demo", parts=PARTS) as lab, estate(lab) as hosts:
         t = lab.truth
         targets = [t["open"]["v4"], t["open"]["v6"], t["filt"]["v4"], t["hostile"]["v4"], *hosts]
+        targets += [t["svc"]["weak"], t["svc"]["hard"]]
         scope = "198.18.0.0/15,2001:db8::/32"
         print(f"lab up: scanning {', '.join(targets)} (all 65535 TCP ports each) from {lab.scanner_ns}")
         cmd = [sys.executable, "-m", "portlens.cli", "scan", *targets, "-p", "all", "--scope", scope]
