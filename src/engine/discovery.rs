@@ -10,6 +10,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::task::TaskTracker;
 
@@ -20,8 +21,9 @@ const ATTEMPTS: u8 = 2;
 /// How long discovery keeps listening for late echo replies before calling silent hosts down.
 const LATE_GRACE: Duration = Duration::from_millis(250);
 
-/// Probe every target host; returns those that are up, in address order.
-pub(super) async fn discover(ctx: &Arc<Ctx>) -> Vec<IpAddr> {
+/// Probe every target host; returns those that are up, in address order. Each up host is also
+/// sent to `found` as soon as it is known (the port scan starts on it at once).
+pub(super) async fn discover(ctx: &Arc<Ctx>, found: mpsc::UnboundedSender<IpAddr>) -> Vec<IpAddr> {
     let stop = ctx.cancel.child_token();
     let pinger = Pinger::new(&stop);
     let n = ctx.targets.len() as u64;
@@ -41,9 +43,11 @@ pub(super) async fn discover(ctx: &Arc<Ctx>) -> Vec<IpAddr> {
             p = ctx.limiter.acquire_many(slots) => p,
         };
         let (ctx, up, silent, pinger) = (Arc::clone(ctx), Arc::clone(&up), Arc::clone(&silent), pinger.clone());
+        let found = found.clone();
         tracker.spawn(async move {
             if ping_host(&ctx, ip, pinger.as_deref()).await {
                 up.lock().unwrap_or_else(|e| e.into_inner()).push(ip);
+                let _ = found.send(ip); // the scan may have been cancelled: nobody listens
             } else if !ctx.cancel.is_cancelled() {
                 silent.lock().unwrap_or_else(|e| e.into_inner()).push(ip);
             }
@@ -66,6 +70,7 @@ pub(super) async fn discover(ctx: &Arc<Ctx>) -> Vec<IpAddr> {
             if p.replied_late(ip) {
                 ctx.hosts.answered(ip, None, Reason::EchoReply, LATE_GRACE, ATTEMPTS);
                 up.lock().unwrap_or_else(|e| e.into_inner()).push(ip);
+                let _ = found.send(ip);
             } else {
                 ctx.hosts.down(ip);
             }

@@ -265,16 +265,27 @@ pub fn start(targets: Targets, config: ScanConfig, runtime: &tokio::runtime::Han
 async fn run(ctx: Arc<Ctx>, tx: mpsc::Sender<PortResult>) -> Result<ScanSummary> {
     let discover = ctx.config.discovery.unwrap_or(ctx.targets.len() > 1);
     let hosts = if discover {
-        let up = discovery::discover(&ctx).await;
+        // Pipelined: a host's TCP ports are scanned as soon as discovery finds it up, while the
+        // silent addresses are still waiting out their timeouts.
+        let (found_tx, found_rx) = mpsc::unbounded_channel();
+        let scan = async {
+            if let Some(ports) = ctx.config.ports.clone() {
+                tcp_pipeline(&ctx, found_rx, &ports, &tx).await;
+            }
+        };
+        let (up, ()) = tokio::join!(discovery::discover(&ctx, found_tx), scan);
         let (tcp, udp) = ctx.config.ports_per_host();
         ctx.counters.total.store(up.len() as u64 * (tcp + udp), Ordering::Relaxed);
         HostList::Up(up)
     } else {
+        if let Some(ports) = ctx.config.ports.clone() {
+            let (tracker, pacer) = (TaskTracker::new(), ctx.config.rate.map(Pacer::new));
+            spawn_tcp(&ctx, &HostList::All, &ports, &tx, &tracker, pacer.as_ref()).await;
+            tracker.close();
+            tracker.wait().await;
+        }
         HostList::All
     };
-    if let Some(ports) = ctx.config.ports.clone() {
-        tcp_phase(&ctx, &hosts, &ports, &tx).await;
-    }
     if let Some(ports) = ctx.config.udp_ports.clone() {
         udp::phase(&ctx, &hosts, &ports, &tx).await;
     }
@@ -302,12 +313,43 @@ async fn run(ctx: Arc<Ctx>, tx: mpsc::Sender<PortResult>) -> Result<ScanSummary>
     })
 }
 
-async fn tcp_phase(ctx: &Arc<Ctx>, hosts: &HostList, ports: &PortList, tx: &mpsc::Sender<PortResult>) {
+/// TCP probes for the hosts discovery reports up, in batches of those found since the last one.
+async fn tcp_pipeline(
+    ctx: &Arc<Ctx>,
+    mut found: mpsc::UnboundedReceiver<IpAddr>,
+    ports: &PortList,
+    tx: &mpsc::Sender<PortResult>,
+) {
+    let (tracker, pacer) = (TaskTracker::new(), ctx.config.rate.map(Pacer::new));
+    loop {
+        let first = tokio::select! {
+            biased;
+            _ = ctx.cancel.cancelled() => break,
+            ip = found.recv() => match ip { Some(ip) => ip, None => break },
+        };
+        let mut batch = vec![first];
+        while let Ok(ip) = found.try_recv() {
+            batch.push(ip);
+        }
+        spawn_tcp(ctx, &HostList::Up(batch), ports, tx, &tracker, pacer.as_ref()).await;
+    }
+    tracker.close();
+    tracker.wait().await;
+}
+
+/// Spawn a probe for every (host, port) onto `tracker`, port-major in permuted order, as the
+/// limiter (and the pacer) allow; returns once all are spawned or the scan is cancelled.
+async fn spawn_tcp(
+    ctx: &Arc<Ctx>,
+    hosts: &HostList,
+    ports: &PortList,
+    tx: &mpsc::Sender<PortResult>,
+    tracker: &TaskTracker,
+    pacer: Option<&Pacer>,
+) {
     let n_hosts = hosts.len(&ctx.targets);
     let Some(total) = n_hosts.checked_mul(ports.len() as u64).filter(|&t| t > 0) else { return };
     let perm = Permutation::new(total, ctx.config.randomize, ctx.config.seed);
-    let pacer = ctx.config.rate.map(Pacer::new);
-    let tracker = TaskTracker::new();
     let cancel = ctx.cancel.clone();
     for j in 0..perm.steps() {
         let Some(i) = perm.at(j) else { continue };
@@ -316,7 +358,7 @@ async fn tcp_phase(ctx: &Arc<Ctx>, hosts: &HostList, ports: &PortList, tx: &mpsc
             _ = cancel.cancelled() => break,
             p = ctx.limiter.acquire() => p,
         };
-        if let Some(p) = &pacer {
+        if let Some(p) = pacer {
             tokio::select! {
                 biased;
                 _ = cancel.cancelled() => break,
@@ -330,8 +372,6 @@ async fn tcp_phase(ctx: &Arc<Ctx>, hosts: &HostList, ports: &PortList, tx: &mpsc
         };
         tracker.spawn(probe(Arc::clone(ctx), tx.clone(), ip, port, permit));
     }
-    tracker.close();
-    tracker.wait().await;
 }
 
 /// One (host, port) to a final state: retries silences, waits out resource errors.
