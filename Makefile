@@ -1,7 +1,7 @@
 # portlens — `make help` lists the targets.
 PYTHON ?= python3
 .DEFAULT_GOAL := help
-.PHONY: help dev install test test-rust test-python lint bench demo clean
+.PHONY: help dev install test test-rust test-fuzz test-python lint bench demo clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -16,10 +16,14 @@ test: ## everything CI runs: system packages, build, cargo tests, pytest on the 
 	scripts/sysdeps.sh test
 	$(MAKE) install
 	$(MAKE) test-rust
+	$(MAKE) test-fuzz
 	$(MAKE) test-python
 
 test-rust: ## engine tests (cargo), inside a private network namespace
 	unshare --net sh -c 'ip link set lo up && cargo test --locked --quiet'
+
+test-fuzz: ## a short libFuzzer run of every service-parser target (10 s each; fuzz/run.sh)
+	fuzz/run.sh 10
 
 test-python: ## pytest against the lab (needs root for network namespaces)
 	$(PYTHON) -m pytest
