@@ -521,7 +521,9 @@ class Lab:
                 raise LabError(f"link {dev} in {ns} has no carrier after {timeout}s: {info}")
             time.sleep(0.02)
 
-    def _start_server(self, part: str, args: list[str]) -> None:
+    def _start_server(self, part: str, args: list[str], module: str = "lab.servers") -> None:
+        """Start ``python -m MODULE ARGS`` in the part's namespace as one of the lab's servers (stopped
+        with the lab, or when this process is gone)."""
         ns = f"pl-{self.tag}-{part}"
         err_path = self.run_dir / f"{part}.stderr"
         env = dict(os.environ)
@@ -534,7 +536,7 @@ class Lab:
             ns,
             sys.executable,
             "-m",
-            "lab.servers",
+            module,
             *args,
             "--lab-tag",
             self.tag,

@@ -262,31 +262,13 @@ def truth() -> dict[str, Any]:
 
 def build(lab: Any) -> None:
     """Addresses and the supervisor of the ``svc`` part (its link, with ``WEAK``, already exists)."""
-    from .core import REPO_ROOT, _Server
-
     part = "svc"
     ns = f"pl-{lab.tag}-{part}"
     _, _, target_if = lab._veths(part)
     lab._addr(ns, f"{HARD}/24", target_if)
     lab._nft(ns, nft_script())
     root = lab.run_dir / part
-    err_path = lab.run_dir / f"{part}.stderr"
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
-    env["PYTHONUNBUFFERED"] = "1"
-    argv = ["ip", "netns", "exec", ns, sys.executable, "-m", "lab.services", "run", "--dir", str(root)]
-    argv += ["--lab-tag", lab.tag, "--parent", str(os.getpid())]
-    with open(err_path, "wb") as err:
-        proc = subprocess.Popen(
-            argv,
-            cwd=str(REPO_ROOT),
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=err,
-            start_new_session=True,
-        )
-    lab._servers.append(_Server(part, ns, proc, err_path))
+    lab._start_server(part, ["run", "--dir", str(root)], module="lab.services")
     lab.truth[part] = truth()
 
 

@@ -143,26 +143,7 @@ def _missing_daemons() -> list[str]:
 
 def _start_supervisor(lab: Lab, part: str, spec_path: Path) -> None:
     """Start ``python -m lab.udp serve`` in the part's namespace, registered like the lab's own servers."""
-    from .core import REPO_ROOT, _Server
-
-    ns = f"pl-{lab.tag}-{part}"
-    err_path = lab.run_dir / f"{part}.stderr"
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
-    env["PYTHONUNBUFFERED"] = "1"
-    argv = ["ip", "netns", "exec", ns, sys.executable, "-m", "lab.udp", "serve", "--spec", str(spec_path)]
-    argv += ["--lab-tag", lab.tag, "--parent", str(os.getpid())]
-    with open(err_path, "wb") as err:
-        proc = subprocess.Popen(
-            argv,
-            cwd=str(REPO_ROOT),
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=err,
-            start_new_session=True,
-        )
-    lab._servers.append(_Server(part, ns, proc, err_path))
+    lab._start_server(part, ["serve", "--spec", str(spec_path)], module="lab.udp")
 
 
 def _write(path: Path, text: str) -> Path:
