@@ -27,7 +27,6 @@ import platform
 import re
 import subprocess
 import sys
-import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +34,8 @@ from typing import Any
 
 from lab import Lab
 from lab.services import HARD, SERVICES, WEAK
+
+from .proc import timed
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT = 1200.0
@@ -86,21 +87,8 @@ class Run:
 # --------------------------------------------------------------------------- running tools
 
 
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
-    return env
-
-
 def _timed(lab: Lab, argv: list[str]) -> tuple[float, str]:
-    start = time.perf_counter()
-    p = subprocess.run(
-        lab.in_scanner_cmd(argv), capture_output=True, text=True, timeout=TIMEOUT, cwd=ROOT, env=_env(), check=False
-    )
-    took = time.perf_counter() - start
-    if p.returncode != 0:
-        raise RuntimeError(f"{argv[0]} failed ({p.returncode}): {p.stderr[-2000:]}")
-    return took, p.stdout
+    return timed(lab, argv, TIMEOUT)
 
 
 def _ports() -> list[int]:

@@ -35,6 +35,8 @@ from typing import Any
 
 from lab import Lab
 
+from .proc import timed
+
 ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT = 900.0
 
@@ -54,21 +56,8 @@ class Run:
 # --------------------------------------------------------------------------- running tools
 
 
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
-    return env
-
-
 def _timed(lab: Lab, argv: list[str]) -> tuple[float, str]:
-    start = time.perf_counter()
-    p = subprocess.run(
-        lab.in_scanner_cmd(argv), capture_output=True, text=True, timeout=TIMEOUT, cwd=ROOT, env=_env(), check=False
-    )
-    took = time.perf_counter() - start
-    if p.returncode != 0:
-        raise RuntimeError(f"{argv[0]} failed ({p.returncode}): {p.stderr[-2000:]}")
-    return took, p.stdout
+    return timed(lab, argv, TIMEOUT)
 
 
 def portlens_run(lab: Lab, targets: str, ports: str | list[int], keep_all: bool, **options: Any) -> Run:
