@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from types import TracebackType
@@ -239,17 +239,18 @@ class Scan:
             self._sink.close()
 
 
-def _sink(save: Any, profile: str | None, request: Any) -> Any:
-    """A writer that saves the scan as it runs into ``save`` (a `portlens.store.Store`, a URL or a path)."""
+def _sink(save: Any, profile: str | None, options: Mapping[str, Any]) -> Any:
+    """A writer that saves the scan as it runs into ``save`` (a `portlens.store.Store`, a URL or a path),
+    or None."""
     if save is None:
         return None
     from . import store
 
     if isinstance(save, store.Store):
-        return save.begin(dict(request.options()), profile)
+        return save.begin(options, profile)
     opened = store.open(save)
     try:
-        writer = opened.begin(dict(request.options()), profile)
+        writer = opened.begin(options, profile)
     except BaseException:
         opened.close()
         raise
@@ -275,7 +276,7 @@ def start(
     request = _request(targets, ports, options)
     core = _core.start_scan(request)
     try:
-        sink = _sink(save, profile, request)
+        sink = _sink(save, profile, dict(request.options()))
     except BaseException:
         core.cancel()
         raise
@@ -362,7 +363,7 @@ async def scan_async(
     request = _request(targets, ports, options)
     core = await _core.start_scan_async(request)
     try:
-        sink = _sink(save, profile, request)
+        sink = _sink(save, profile, dict(request.options()))
     except BaseException:
         core.cancel()
         raise

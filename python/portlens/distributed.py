@@ -53,7 +53,7 @@ from typing import Any
 import portlens
 from portlens import HostResult, PortResult, Progress, ScanResult
 
-from ._scan import _request
+from ._scan import _request, _sink
 
 __all__ = [
     "DEFAULT_SHARD_PROBES",
@@ -815,24 +815,6 @@ def start(
         if sink is not None:
             sink.close()
         raise
-
-
-def _sink(save: Any, profile: str | None, options: Mapping[str, Any]) -> Any:
-    """A `portlens.store.ScanWriter` for ``save`` (a store, a URL or a path), or None."""
-    if save is None:
-        return None
-    from portlens import store
-
-    if isinstance(save, store.Store):
-        return save.begin(options, profile)
-    opened = store.open(save)
-    try:
-        writer = opened.begin(options, profile)
-    except BaseException:
-        opened.close()
-        raise
-    writer.owns_store()
-    return writer
 
 
 def scan(
