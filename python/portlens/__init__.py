@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ._core import __version__, parse_ports, service_name, top_ports
+from ._lazy import attach
 from ._scan import Progress, Scan, scan, scan_async, start
 from .exceptions import (
     InputError,
@@ -78,17 +79,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> object:
-    import importlib
-
-    if name == "store":
-        return importlib.import_module(".store", __name__)
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__, "store"})
+__getattr__, __dir__ = attach(__name__, _LAZY, modules=("store",))
