@@ -43,6 +43,26 @@ link a veth pair created directly inside the namespaces, never in the root names
             specifications where Debian ships no server (lab/services.py, ``SERVICES`` is the truth);
             every other TCP port of both addresses is closed (nft reset).
 
+Network defences (optional parts, lab/defences.py; ``python -m lab.selftest_defences`` checks them).  Their
+open ports are served by one transparent listener per namespace that an nft ``tproxy`` rule feeds, so the
+open set is redrawn in the same nft transaction as the defence; no rule uses conntrack::
+
+    scan --198.18.7.0/24-- limit      .2 .3 .4, 2001:db8:7::2 ::3 ::4, open ports per address
+    scan --198.18.8.0/24-- shared (router, forward chain: ONE SYN bucket) --198.18.9.0/24-- shared_t
+                           198.19.64.0/23 AnyIP: hosts = index 1..n (n=256 by default), the rest dead
+``limit``   per-address SYN limiters, loss and a drop-closed firewall in the hosts' own namespace.
+``shared``  an upstream router limiting the SYNs to every host behind it with one bucket.
+
+``lab.set_defence(part, *, syn_limit=None, burst=5, per_host=..., syn_loss_pct=0, loss_pct=0,
+drop_closed=False, seed=..., open_count=(1, 32), port_range=(1, 65535), hosts=..., open_ports=None)``
+puts one scenario in force at once (nft table ``inet portlens_def`` replaced atomically) and returns
+``lab.truth[part]``: pure SYNs over ``syn_limit``/s (bucket ``burst``) dropped, per address or with one
+bucket; ``syn_loss_pct`` % of SYNs and ``loss_pct`` % of every packet (each direction) dropped at random;
+``drop_closed``: everything but the open TCP ports and ICMP dropped.  Settings not given take their
+defaults; the open ports are redrawn (per host a random count in ``open_count`` of ports in ``port_range``,
+from ``seed``, drawn at random and reported if missing) only when a port setting is given.
+``lab.defences.random_defence(part, seed)`` draws the settings from wide ranges.
+
 ``lab.set_icmp_ratelimit(part, ms)`` sets ``net.ipv4.icmp_ratelimit`` and ``net.ipv6.icmp.ratelimit``
 of a part's namespace (0: none, and the namespace-wide ICMP budget lifted; None: kernel defaults) and
 returns the previous values; ``lab.udp.icmp_ratelimit(lab, part, ms)`` is the context manager.
@@ -64,7 +84,11 @@ returns the previous values; ``lab.udp.icmp_ratelimit(lab, part, ms)`` is the co
              "icmp_shared_bucket"},
      "sparse": {"block", "gateway", "live", "ping_only", "tcp_only", "both", "live_count",
                 "dead_count", "open_ports": [22], "closed_ports": [80, 443]},
-     "svc": {"weak", "hard", "services": {key: {"addr", "port", "name", "checks", "real", ...}}}}
+     "svc": {"weak", "hard", "services": {key: {"addr", "port", "name", "checks", "real", ...}}},
+     "limit" / "shared": {"ns", "hosts_ns", "gateway", "block" (shared), "hosts": [addr, ...],
+                "open_ports": {addr: [port, ...]} (every host, [] for none), "seed",
+                "defence": {"syn_limit", "burst", "per_host", "syn_loss_pct", "loss_pct",
+                            "drop_closed", "seed", "hosts", "open_count", "port_range"}}}
 
 CLI: ``python -m lab up --tag X [--json FILE] [--parts open,filt]`` keeps a lab up until
 SIGTERM/SIGINT; ``python -m lab down --tag X`` removes it (or a crashed run's leftovers) by

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from types import FrameType
 
-from .core import PARTS, Lab, LabError, sweep
+from .core import OPTIONAL_PARTS, PARTS, Lab, LabError, sweep
 
 
 class _Stop(Exception):
@@ -72,7 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     up = sub.add_parser("up", help="create a lab and keep it until SIGTERM/SIGINT")
     up.add_argument("--tag", required=True)
     up.add_argument("--json", help="write the ground truth to this file")
-    up.add_argument("--parts", default="", help=f"comma-separated subset of {','.join(PARTS)}")
+    every, optional = ",".join(PARTS), ",".join(OPTIONAL_PARTS)
+    up.add_argument("--parts", default="", help=f"comma-separated subset of {every}, optional {optional}")
     up.set_defaults(func=cmd_up)
     down = sub.add_parser("down", help="remove a lab (or a crashed run's leftovers) by tag")
     down.add_argument("--tag", required=True)

@@ -6,9 +6,11 @@ Started by :class:`lab.Lab` as::
 
 Kinds:
 
-``listen --addr A [--addr B ...] --ports P1,P2,...``
+``listen --addr A [--addr B ...] --ports P1,P2,...  [--transparent]``
     Listens on every (address, port) pair, accepts connections and closes them at once.
     An IPv6 address gets its own socket (``IPV6_V6ONLY`` on), so both families answer.
+    ``--transparent`` sets ``IP_TRANSPARENT``: the socket may bind an address that is not local and
+    receives what an nft ``tproxy`` rule hands it (the defence parts, :mod:`lab.defences`).
 
 ``hostile --addr A [--addr B ...] [--base 7101]``
     One asyncio process with six misbehaving services on ports ``base .. base+5``
@@ -83,7 +85,11 @@ class _Parent:
 # --------------------------------------------------------------------------- listen
 
 
-def run_listen(addrs: list[str], ports: list[int], parent: _Parent) -> int:
+#: IP_TRANSPARENT / IPV6_TRANSPARENT from <linux/in.h>, <linux/in6.h> (not in every Python's socket module).
+_TRANSPARENT = {socket.AF_INET: (socket.IPPROTO_IP, 19), socket.AF_INET6: (socket.IPPROTO_IPV6, 75)}
+
+
+def run_listen(addrs: list[str], ports: list[int], parent: _Parent, transparent: bool = False) -> int:
     sel = selectors.DefaultSelector()
     socks: list[socket.socket] = []
     for addr in addrs:
@@ -94,6 +100,8 @@ def run_listen(addrs: list[str], ports: list[int], parent: _Parent) -> int:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             if fam == socket.AF_INET6:
                 s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            if transparent:
+                s.setsockopt(*_TRANSPARENT[fam], 1)
             s.bind((addr, port))
             s.listen(4096)
             s.setblocking(False)
@@ -224,6 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("kind", choices=("listen", "hostile"))
     ap.add_argument("--addr", action="append", required=True)
     ap.add_argument("--ports", default="", help="listen: comma-separated ports")
+    ap.add_argument("--transparent", action="store_true", help="listen: IP_TRANSPARENT (tproxy target)")
     ap.add_argument("--base", type=int, default=HOSTILE_BASE, help="hostile: first port")
     ap.add_argument("--lab-tag", default="", help="marker for cleanup only")
     ap.add_argument("--parent", type=int, default=0, help="exit when this parent is gone")
@@ -234,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
         ports = [int(p) for p in args.ports.split(",") if p]
         if not ports:
             ap.error("listen needs --ports")
-        return run_listen(args.addr, ports, parent)
+        return run_listen(args.addr, ports, parent, args.transparent)
     return run_hostile(args.addr, args.base, parent)
 
 
