@@ -50,11 +50,19 @@ open set is redrawn in the same nft transaction as the defence; no rule uses con
     scan --198.18.7.0/24-- limit      .2 .3 .4, 2001:db8:7::2 ::3 ::4, open ports per address
     scan --198.18.8.0/24-- shared (router, forward chain: ONE SYN bucket) --198.18.9.0/24-- shared_t
                            198.19.64.0/23 AnyIP: hosts = index 1..n (n=256 by default), the rest dead
+    scan --198.18.10.0/24-- relay (TUN A <-> TUN B) --198.18.11.0/24-- relay_t
+                           198.19.96.0/24 AnyIP: hosts = index 1..n (n=16 by default), the rest dead
 ``limit``   per-address SYN limiters, loss and a drop-closed firewall in the hosts' own namespace.
 ``shared``  an upstream router limiting the SYNs to every host behind it with one bucket.
+``relay``   a high-RTT lossy path (no netem here): policy routing sends each direction through a user-space
+            relay (lab/relay.c, compiled with gcc into the run folder, supervised by ``python -m lab.relay``)
+            that holds every packet ``delay_ms`` +- ``jitter_ms`` and drops ``loss_pct`` % of them; it
+            carries only lab addresses.  Limiter, SYN loss and firewall act in ``relay_t``.
+            ``lab.relay.status(lab)``: its counters (relayed, lost, unsafe, overflow per direction).
 
 ``lab.set_defence(part, *, syn_limit=None, burst=5, per_host=..., syn_loss_pct=0, loss_pct=0,
-drop_closed=False, seed=..., open_count=(1, 32), port_range=(1, 65535), hosts=..., open_ports=None)``
+drop_closed=False, seed=..., open_count=(1, 32), port_range=(1, 65535), hosts=..., open_ports=None,
+delay_ms=0, jitter_ms=0)`` (the last two: ``relay`` only)
 puts one scenario in force at once (nft table ``inet portlens_def`` replaced atomically) and returns
 ``lab.truth[part]``: pure SYNs over ``syn_limit``/s (bucket ``burst``) dropped, per address or with one
 bucket; ``syn_loss_pct`` % of SYNs and ``loss_pct`` % of every packet (each direction) dropped at random;
@@ -85,14 +93,16 @@ returns the previous values; ``lab.udp.icmp_ratelimit(lab, part, ms)`` is the co
      "sparse": {"block", "gateway", "live", "ping_only", "tcp_only", "both", "live_count",
                 "dead_count", "open_ports": [22], "closed_ports": [80, 443]},
      "svc": {"weak", "hard", "services": {key: {"addr", "port", "name", "checks", "real", ...}}},
-     "limit" / "shared": {"ns", "hosts_ns", "gateway", "block" (shared), "hosts": [addr, ...],
+     "limit" / "shared" / "relay": {"ns", "hosts_ns", "gateway", "block" (not limit), "hosts": [addr, ...],
                 "open_ports": {addr: [port, ...]} (every host, [] for none), "seed",
                 "defence": {"syn_limit", "burst", "per_host", "syn_loss_pct", "loss_pct",
-                            "drop_closed", "seed", "hosts", "open_count", "port_range"}}}
+                            "drop_closed", "seed", "hosts", "open_count", "port_range",
+                            "delay_ms", "jitter_ms" (relay)}}}
 
 CLI: ``python -m lab up --tag X [--json FILE] [--parts open,filt]`` keeps a lab up until
 SIGTERM/SIGINT; ``python -m lab down --tag X`` removes it (or a crashed run's leftovers) by
-name.  ``python -m lab.selftest`` checks the whole lab (``python -m lab.selftest_udp``: udp, sparse).
+name.  ``python -m lab.selftest`` checks the whole lab (``python -m lab.selftest_udp``: udp, sparse;
+``python -m lab.selftest_defences [--seed S]``: limit, shared, relay).
 """
 
 from .core import OPTIONAL_PARTS, PARTS, Lab, LabError, anyip_dead, filt_ports, open_ports, sweep

@@ -30,7 +30,7 @@ from .constants import HOSTILE_BASE, HOSTILE_PORTS
 PARTS = ("open", "filt", "anyip", "hostile", "udp", "sparse")
 #: Parts built only on request (``parts=`` or :meth:`Lab.add_part`): real services, slower to start; the
 #: network defences of lab/defences.py (SYN limiters, loss, a high-RTT relay), reconfigured at run time.
-OPTIONAL_PARTS = ("svc", "limit", "shared")
+OPTIONAL_PARTS = ("svc", "limit", "shared", "relay")
 CLONE_NEWNET = 0x40000000
 NETNS_DIR = Path("/var/run/netns")
 RUN_ROOT = Path("/run")
@@ -149,8 +149,8 @@ def _cmdline(pid: int) -> list[str]:
 
 def _is_server_of(pid: int, tag: str) -> bool:
     args = _cmdline(pid)
-    # lab.udp, lab.services: the supervisors of the udp and svc parts
-    if "lab.servers" not in args and "lab.udp" not in args and "lab.services" not in args:
+    # lab.udp, lab.services: the supervisors of the udp and svc parts; lab.relay: the relay program's argv[0]
+    if not {"lab.servers", "lab.udp", "lab.services", "lab.relay"} & set(args):
         return False
     return any(a == "--lab-tag" and b == tag for a, b in itertools.pairwise(args))
 
@@ -714,6 +714,11 @@ table ip portlens {{
         from .defences import build
 
         build(self, "shared")
+
+    def _build_relay(self) -> None:
+        from .defences import build
+
+        build(self, "relay")
 
     def set_defence(self, part: str, **settings: Any) -> dict[str, Any]:
         """Put one defence scenario in force in ``part`` (``limit``, ``shared``, ``relay``) at once and return

@@ -136,9 +136,10 @@ def _limit_rules(d: dict[str, Any], hook_v6: bool) -> list[str]:
     return rules
 
 
-def _loss_rules(d: dict[str, Any]) -> list[str]:
+def _loss_rules(d: dict[str, Any], every: bool = True) -> list[str]:
+    """Random drops: of every packet (``loss_pct``; unless ``every`` is False) and of pure SYNs."""
     rules = []
-    if d["loss_pct"]:
+    if d["loss_pct"] and every:
         rules.append(f"numgen random mod 10000 < {_pct(d['loss_pct'])} drop")
     if d["syn_loss_pct"]:
         rules.append(f"{SYN} numgen random mod 10000 < {_pct(d['syn_loss_pct'])} drop")
@@ -173,8 +174,8 @@ def _hosts_script(part: str, d: dict[str, Any], open_ports: dict[str, list[int]]
     spec = SPECS[part]
     tp4, tp6 = _tproxy_addrs(part)
     pre = ['iif "lo" accept']
-    if spec.loss == "hosts":
-        pre += _loss_rules(d)
+    if spec.loss != "router":  # with the relay, it drops its share of every packet; SYN loss stays here
+        pre += _loss_rules(d, every=spec.loss == "hosts")
     if spec.block is not None:  # addresses of the block that are not hosts are dead
         pre.append(f"ip daddr {spec.block} ip daddr != @live drop")
     if spec.limiter == "hosts":

@@ -4,6 +4,8 @@
 set -euo pipefail
 # The lab's UDP part runs these servers itself, inside its namespaces (chrony replaces systemd-timesyncd).
 need=(iproute2 nftables procps dnsmasq-base snmpd chrony memcached tftpd-hpa)
+# The lab's relay part (high RTT, loss: the kernel has no netem) compiles lab/relay.c when it is built.
+need+=(gcc libc6-dev)
 # The lab's svc part (lab/services.py) runs these real servers in its namespace, each next to a hardened twin
 # (tests/test_services.py and bench/services.py).
 case "${1:-test}" in test | bench) need+=(vsftpd redis-server samba xrdp openssh-server openssh-client
