@@ -339,6 +339,8 @@ def _ports(part: str, kw: dict[str, Any], truth: dict[str, Any], d: dict[str, An
         return
     from .core import _assert_lab_addr
 
+    if "hosts" in kw and SPECS[part].block is None:
+        raise ValueError(f"{part}: the hosts are fixed ({len(host_addresses(part))} link addresses)")
     d["seed"] = kw.get("seed", random.SystemRandom().randrange(1 << 32))
     d["hosts"] = int(kw.get("hosts", SPECS[part].default_hosts))
     d["open_count"] = tuple(kw.get("open_count", (1, 32)))
