@@ -13,6 +13,8 @@ from typing import Any
 
 from . import _core
 from .exceptions import ScanInterrupted
+from .files.targets import Origins
+from .files.targets import expand as expand_files
 from .results import PortResult, ScanResult, build_result
 
 __all__ = ["Progress", "Scan", "scan", "scan_async", "start"]
@@ -62,7 +64,39 @@ def _targets(targets: str | Iterable[str]) -> list[str]:
     return items
 
 
-def _request(targets: str | Iterable[str], ports: str | Iterable[int], options: dict[str, Any]) -> Any:
+class Request:
+    """The engine's scan request, with the ``@file`` lines it was given (`portlens.files.targets`):
+    errors the engine raises about them are located by file and line, without their text."""
+
+    def __init__(self, core: Any, origins: Origins, given: dict[str, Any]) -> None:
+        self.core = core
+        self.origins = origins
+        self._given = given  # targets and exclude
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.core, name)
+
+    def options(self) -> dict[str, Any]:
+        """The engine's options, with the targets and excludes as given (``@file``, not its lines)."""
+        options = dict(self.core.options())
+        if self.origins:
+            options.update((k, v) for k, v in self._given.items() if k in options)
+        return options
+
+    def resolve(self) -> Any:
+        with self.origins.errors():
+            return self.core.resolve()
+
+    def start(self) -> Any:
+        with self.origins.errors():
+            return _core.start_scan(self.core)
+
+    async def start_async(self) -> Any:
+        with self.origins.errors():
+            return await _core.start_scan_async(self.core)
+
+
+def _request(targets: str | Iterable[str], ports: str | Iterable[int], options: dict[str, Any]) -> Request:
     if not isinstance(ports, str):
         ports = ",".join(str(int(p)) for p in ports)
     for key in ("exclude", "scope"):
@@ -70,7 +104,19 @@ def _request(targets: str | Iterable[str], ports: str | Iterable[int], options: 
             options[key] = [options[key]]
     if "keep" in options and isinstance(options["keep"], str):
         options["keep"] = [options["keep"]]
-    return _core.ScanRequest(_targets(targets), ports, **options)
+    # @files are read here (portlens.files): the engine gets their lines
+    given: dict[str, Any] = {"targets": _targets(targets)}
+    given.update((k, list(options[k])) for k in ("exclude", "scope") if options.get(k) is not None)
+    include, exclude, scope, origins = expand_files(given["targets"], given.get("exclude", []), given.get("scope"))
+    if scope is not None:
+        del given["scope"]
+        options["scope"] = scope  # in place: Dask shards get the lines, not the file
+    expanded = dict(options)
+    if exclude or "exclude" in given:
+        expanded["exclude"] = exclude
+    with origins.errors():  # the scope is parsed now
+        core = _core.ScanRequest(include, ports, **expanded)
+    return Request(core, origins, given)
 
 
 def _row(row: tuple[Any, ...], strings: dict[str, str]) -> PortResult:
@@ -274,7 +320,7 @@ def start(
     if profile is not None and save is None:
         raise TypeError("profile= names the target set a saved scan belongs to: give save= too")
     request = _request(targets, ports, options)
-    core = _core.start_scan(request)
+    core = request.start()
     try:
         sink = _sink(save, profile, dict(request.options()))
     except BaseException:
@@ -361,7 +407,7 @@ async def scan_async(
     if profile is not None and save is None:
         raise TypeError("profile= names the target set a saved scan belongs to: give save= too")
     request = _request(targets, ports, options)
-    core = await _core.start_scan_async(request)
+    core = await request.start_async()
     try:
         sink = _sink(save, profile, dict(request.options()))
     except BaseException:

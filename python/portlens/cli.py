@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import json
 import os
+import signal
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import IO, Any
 
 import portlens
 
+from .files.write import check_target, open_stream
 from .report.jsonfmt import write_jsonl, write_result, write_text
 from .report.naabu import dumps_naabu
 from .store import commands as store_commands
@@ -32,6 +34,9 @@ OUTPUT_FORMATS = {
 }
 REPORT_FORMATS = {"html", "markdown", "findings-csv", "assessment-json"}  # these need an assessment
 EXIT_INPUT, EXIT_FAILED, EXIT_INTERRUPTED = 2, 1, 130
+# SIGTERM (systemd, `timeout`, a container stop) and SIGHUP (the terminal went away) end a scan as
+# Ctrl-C does, partial results written; the exit status says which signal: 128 + its number
+EXIT_SIGNALS: dict[int, int] = {signal.SIGINT: EXIT_INTERRUPTED, signal.SIGTERM: 143, signal.SIGHUP: 129}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -102,11 +107,8 @@ def _parser() -> argparse.ArgumentParser:
 def _scope(arg: str | None) -> list[str] | None:
     if arg is None:
         return None
-    path = Path(arg)
-    if path.is_file():
-        return [
-            line.split("#", 1)[0].strip() for line in path.read_text().splitlines() if line.split("#", 1)[0].strip()
-        ]
+    if os.path.lexists(arg):
+        return ["@" + arg]  # read by portlens.files: a regular file, capped; errors never quote a line
     return [x.strip() for x in arg.split(",") if x.strip()]
 
 
@@ -123,8 +125,80 @@ def _check_outputs(paths: Sequence[str]) -> list[tuple[str, str]]:
         parent = Path(path).parent
         if not parent.is_dir():
             raise portlens.OptionError(f"output {path!r}: directory {str(parent)!r} does not exist", item=path)
+        try:
+            check_target(path)  # not a symlink, not a device: refused before any packet is sent
+        except OSError as e:
+            raise portlens.OptionError(f"output {path!r}: {e.strerror}", item=path) from None
         out.append((path, fmt))
     return out
+
+
+class _Signals:
+    """SIGINT, SIGTERM and SIGHUP while a command runs: the first raises `_Interrupted` (a
+    KeyboardInterrupt, so a scan stops as on Ctrl-C); once `hold` is called, or after the first,
+    later signals are only counted, so that the final writes are not cut short."""
+
+    def __init__(self, program: bool = False) -> None:
+        self.signum: int | None = None
+        self.holding = False
+        self.program = program  # the process is the command (not a caller of main())
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> _Signals:
+        for signum in EXIT_SIGNALS:
+            with contextlib.suppress(ValueError, OSError):  # not the main thread: leave them alone
+                self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.signum is not None and self.program:
+            # the process exits now: a late signal must not turn the exit status into a kill
+            for signum in self._previous:
+                signal.signal(signum, signal.SIG_IGN)
+            return
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        first = self.signum is None
+        if first:
+            self.signum = signum
+        if first and not self.holding:
+            self.holding = True
+            raise _Interrupted(signum)
+
+    def hold(self) -> None:
+        self.holding = True
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_SIGNALS.get(self.signum or int(signal.SIGINT), EXIT_INTERRUPTED)
+
+
+class _Interrupted(KeyboardInterrupt):
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+class _Outputs:
+    """Failures of outputs, collected: one output that cannot be written does not stop the others."""
+
+    def __init__(self) -> None:
+        self.failed: list[tuple[str, str]] = []
+
+    @contextlib.contextmanager
+    def writing(self, path: str) -> Iterator[None]:
+        try:
+            yield
+        except (OSError, portlens.PortlensError) as e:
+            reason = f"{e.strerror}" if isinstance(e, OSError) and e.strerror else str(e)
+            self.failed.append((path, reason))
+            print(f"portlens: cannot write {path}: {reason}", file=sys.stderr)
+
+    def written(self, outputs: Sequence[tuple[str, str]]) -> list[str]:
+        bad = {p for p, _ in self.failed}
+        return [p for p, _ in outputs if p not in bad]
 
 
 class _Bar:
@@ -151,14 +225,41 @@ class _Bar:
             self.stream.flush()
 
 
-@contextlib.contextmanager
-def _jsonl_writers(outputs: list[tuple[str, str]]) -> Iterator[list[IO[str]]]:
-    files: list[IO[str]] = [open(path, "w", encoding="utf-8") for path, fmt in outputs if fmt == "jsonl"]
-    try:
-        yield files
-    finally:
-        for f in files:
-            f.close()
+class _Streams:
+    """The JSON Lines outputs, written as results come (`portlens.files.write.open_stream`); one
+    that fails is closed and reported, the others go on."""
+
+    def __init__(self, outputs: list[tuple[str, str]], status: _Outputs) -> None:
+        self.status = status
+        self.files: dict[str, IO[str]] = {}
+        try:
+            for path, fmt in outputs:
+                if fmt == "jsonl":
+                    try:
+                        self.files[path] = open_stream(path)
+                    except OSError as e:
+                        raise portlens.OptionError(f"output {path!r}: {e.strerror or e}", item=path) from None
+        except BaseException:
+            self.close()
+            raise
+
+    def write(self, ports: Sequence[portlens.PortResult]) -> None:
+        for path, f in list(self.files.items()):
+            with self.status.writing(path):
+                try:
+                    write_jsonl(ports, f)
+                    f.flush()
+                except BaseException:
+                    del self.files[path]
+                    with contextlib.suppress(OSError):
+                        f.close()
+                    raise
+
+    def close(self) -> None:
+        for path, f in self.files.items():
+            with self.status.writing(path):
+                f.close()
+        self.files = {}
 
 
 class _RichBar:
@@ -246,44 +347,50 @@ def _scan(args: argparse.Namespace) -> int:
         options.update(save=store, profile=args.profile)  # written in batches as results come (shards with --dask)
     bar = _bar(args.quiet)
     interrupted = False
-    with _jsonl_writers(outputs) as streams:
+    status = _Outputs()
+    streams = _Streams(outputs, status)
+    signals: _Signals = args.signals
+    try:
         s = _start(args, bar, options)
         written = 0
         try:
             for port in s:
-                for f in streams:
-                    write_jsonl([port], f)
-                    f.flush()
+                streams.write([port])
                 written += 1
-        except KeyboardInterrupt:
+        except KeyboardInterrupt:  # Ctrl-C, SIGTERM or SIGHUP (see _Signals)
             interrupted = True
             s.cancel()
+        signals.hold()  # from here on a signal does not cut the writes short
         result = s.result()
-        # results read while finishing after Ctrl-C
-        for f in streams:
-            write_jsonl(s.found[written:], f)
+        # results read while finishing after an interruption
+        streams.write(s.found[written:])
+    finally:
+        streams.close()
     if bar is not None:
         bar.close()
+    writers = {
+        "json": lambda path: write_result(result, path),
+        "nmap-xml": lambda path: write_text(path, result.to_nmap_xml()),
+        "naabu": lambda path: write_text(path, dumps_naabu(result)),
+        "csv": lambda path: write_text(path, result.to_csv()),
+    }
     for path, fmt in outputs:
-        if fmt == "json":
-            write_result(result, path)
-        elif fmt == "nmap-xml":
-            write_text(path, result.to_nmap_xml())
-        elif fmt == "naabu":
-            write_text(path, dumps_naabu(result))
-        elif fmt == "csv":
-            write_text(path, result.to_csv())
+        if fmt in writers:
+            with status.writing(path):
+                writers[fmt](path)
     if reporter is not None:
-        reporter(result)
+        reporter(result, status)
     if not args.quiet:
         print(result.summary())
-        for path, _ in outputs:
+        for path in status.written(outputs):
             print(f"  written: {path}")
     store_commands.finish_scan(args, store, s, result)
     failed = assessor is not None and assessor(result, args.quiet)
     if interrupted:
         print("portlens: interrupted; partial results written", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return signals.exit_code
+    if status.failed:
+        return EXIT_FAILED
     return EXIT_FINDINGS if failed else 0
 
 
@@ -421,8 +528,8 @@ def _reporter(args: argparse.Namespace, outputs: list[tuple[str, str]]) -> Any:
     assess = _assess_fn(args)
     previous = _load(args.previous) if getattr(args, "previous", None) else None
 
-    def run(result: portlens.ScanResult) -> None:
-        _write_reports(args, outputs, assess(result), result, previous, assess)
+    def run(result: portlens.ScanResult, status: _Outputs) -> None:
+        _write_reports(args, outputs, assess(result), result, previous, assess, status)
 
     return run
 
@@ -434,21 +541,23 @@ def _write_reports(
     result: portlens.ScanResult | None,
     previous: portlens.ScanResult | portlens.Assessment | None,
     assess: Any,
+    status: _Outputs,
 ) -> None:
     kw: dict[str, Any] = {"title": getattr(args, "title", None)}
     if isinstance(previous, portlens.ScanResult):
         kw.update(previous=previous, previous_assessment=assess(previous))
     elif previous is not None:
         kw.update(previous=previous)
+    writers = {
+        "html": lambda path: assessment.to_html(path, result, **kw),
+        "markdown": lambda path: assessment.to_markdown(path, result, **kw),
+        "findings-csv": lambda path: assessment.to_csv(path),
+        "assessment-json": lambda path: assessment.to_json(path),
+    }
     for path, fmt in outputs:
-        if fmt == "html":
-            assessment.to_html(path, result, **kw)
-        elif fmt == "markdown":
-            assessment.to_markdown(path, result, **kw)
-        elif fmt == "findings-csv":
-            assessment.to_csv(path)
-        elif fmt == "assessment-json":
-            assessment.to_json(path)
+        if fmt in writers:
+            with status.writing(path):
+                writers[fmt](path)
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -465,15 +574,23 @@ def _report(args: argparse.Namespace) -> int:
     if result is None and (args.policy or args.baseline or args.vulns):
         raise portlens.OptionError("--policy, --baseline and --vulns need scan results, not an assessment")
     assessment: portlens.Assessment = doc if isinstance(doc, portlens.Assessment) else assess(doc)
+    status = _Outputs()
+    signals: _Signals = args.signals
+    signals.hold()  # the writes are not cut short by a signal
     for path, fmt in outputs:
-        if result is not None and fmt == "json":
-            write_result(result, path)
-        elif result is not None and fmt == "csv":
-            write_text(path, result.to_csv())
-    _write_reports(args, outputs, assessment, result, previous, assess)
+        with status.writing(path):
+            if result is not None and fmt == "json":
+                write_result(result, path)
+            elif result is not None and fmt == "csv":
+                write_text(path, result.to_csv())
+    _write_reports(args, outputs, assessment, result, previous, assess, status)
     if not args.quiet:
-        for path, _ in outputs:
+        for path in status.written(outputs):
             print(f"written: {path}")
+    if signals.signum is not None:
+        return signals.exit_code
+    if status.failed:
+        return EXIT_FAILED
     if args.fail_on is not None and assessment.at_least(args.fail_on):
         return EXIT_FINDINGS
     return 0
@@ -481,6 +598,12 @@ def _report(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    with _Signals(program=argv is None) as signals:
+        args.signals = signals
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         if args.command == "scan":
             return _scan(args)
@@ -496,9 +619,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except portlens.PortlensError as e:
         print(f"portlens: scan failed: {e}", file=sys.stderr)
         return EXIT_FAILED
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
         print("portlens: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        signum: int = getattr(e, "signum", signal.SIGINT)
+        return EXIT_SIGNALS.get(signum, EXIT_INTERRUPTED)
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_FAILED

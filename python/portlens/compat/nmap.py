@@ -54,7 +54,6 @@ import threading
 import traceback
 import warnings
 import weakref
-import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -64,6 +63,8 @@ from typing import Any
 import portlens
 
 from ..exceptions import InputError, OptionError, PortlensError
+from ..files import xmlsafe
+from ..files.read import ReadError, read_text
 from ..report.nmap_xml import ExtraHost, compress_ports, render
 from ..results import ScanResult
 
@@ -519,10 +520,10 @@ def _plan(hosts: str, ports: str | None, arguments: str) -> _Plan:
 
 def _read_list(path: str, option: str) -> list[str]:
     try:
-        with open(path, encoding="utf-8") as f:
-            return [tok for line in f for tok in line.split("#", 1)[0].split()]
-    except OSError as e:
-        raise NmapArgumentError(f"{option} {path}: {e}", item=option) from e
+        text = read_text(path, "targets file")
+    except ReadError as e:
+        raise NmapArgumentError(f"{option} {e}", item=option) from None
+    return [tok for line in text.splitlines() for tok in line.split("#", 1)[0].split()]
 
 
 # -- running a plan -------------------------------------------------------------------------------
@@ -795,9 +796,9 @@ class PortScannerHostDict(dict[str, Any]):
 def _analyse(xml: str | bytes, warning_lines: Sequence[str] = ()) -> dict[str, Any]:
     """nmap XML -> python-nmap's result dictionary."""
     try:
-        dom = ET.fromstring(xml)
-    except ET.ParseError as e:
-        raise PortScannerError(f"not an nmap XML document: {e}") from e
+        dom = xmlsafe.fromstring(xml, "<nmap xml>", "nmap XML document")
+    except ReadError as e:
+        raise PortScannerError(f"not an nmap XML document: {e.problem}") from None
     finished = dom.find("runstats/finished")
     hosts = dom.find("runstats/hosts")
     scaninfo: dict[str, Any] = {}

@@ -15,6 +15,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..files.read import ReadError, read_text
 from .model import PolicyError
 
 __all__ = ["Locator", "Doc", "load_toml", "loads_toml"]
@@ -112,6 +113,8 @@ class Doc:
 def loads_toml(text: str, path: str = "<string>") -> Doc:
     try:
         data = _toml.loads(text)
+    except RecursionError:
+        raise PolicyError("invalid TOML: arrays or tables nested too deeply", path) from None
     except _toml.TOMLDecodeError as e:
         msg = str(e)
         line, col = getattr(e, "lineno", None), getattr(e, "colno", None)
@@ -123,18 +126,13 @@ def loads_toml(text: str, path: str = "<string>") -> Doc:
     return Doc(data, path, Locator(text))
 
 
-def load_toml(path: str | os.PathLike[str]) -> Doc:
+def load_toml(path: str | os.PathLike[str], kind: str = "policy file") -> Doc:
+    """Read a TOML file through `portlens.files` (regular files only, capped, UTF-8)."""
     name = os.fspath(path)
     try:
-        with open(name, "rb") as f:
-            raw = f.read()
-    except OSError as e:
-        raise PolicyError(f"cannot read the file: {e.strerror or e}", name) from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as e:
-        line = raw[: e.start].count(b"\n") + 1
-        raise PolicyError("the file is not UTF-8 text", name, line) from None
+        text = read_text(name, kind)
+    except ReadError as e:
+        raise PolicyError(e.located, name, e.line, e.col) from None
     return loads_toml(text, name)
 
 

@@ -75,7 +75,7 @@ class Baseline:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Baseline:
-        return cls._from_doc(load_toml(path))
+        return cls._from_doc(load_toml(path, "baseline file"))
 
     @classmethod
     def loads(cls, text: str, name: str = "<string>") -> Baseline:

@@ -67,6 +67,7 @@ from typing import Any
 from ._toml import Doc, check_keys, load_toml, loads_toml
 from .contract import canonical_service
 from .model import PRACTICES, SEVERITIES, Acceptance, PolicyError, Remedy
+from .regex import Pattern, compile_user
 from .scope import HostSet, PortSet, ScopeSyntaxError, TagMap, parse_hosts, parse_ports, str_list
 
 __all__ = ["KINDS", "Escalation", "Rule", "Override", "AcceptRule", "Policy", "parse_remedies"]
@@ -125,7 +126,7 @@ class Rule:
     kind: str = "exposure"
     services: frozenset[str] = frozenset()
     ports: PortSet | None = None
-    product: re.Pattern[str] | None = None
+    product: Pattern | None = None  # RE2 (linear time): `portlens.policy.regex`
     protocol: str | None = None
     hosts: HostSet | None = None
     host_tags: frozenset[str] = frozenset()
@@ -338,8 +339,8 @@ def _parse_rule(doc: Doc, index: int, table: Any) -> Rule:
     pattern = None
     if product is not None:
         try:
-            pattern = re.compile(product, re.IGNORECASE)
-        except re.error as e:
+            pattern = compile_user(product)
+        except ValueError as e:
             raise r.err("product", f"'product' is not a valid regular expression: {e}") from None
     protocol = r.text("protocol")
     if protocol is not None and protocol.lower() not in ("tcp", "udp", "sctp"):

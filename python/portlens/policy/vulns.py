@@ -20,16 +20,13 @@ KEV alone matches nothing, since it carries no versions. Without data files noth
 
 from __future__ import annotations
 
-import gzip
-import io
-import json
 import os
 import re
-import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..files.read import ReadError, read_json
 from .cpe import ANY, Cpe, CpeError, criteria_matches, parse_cpe
 from .model import SEVERITIES, PolicyError, severity_rank
 
@@ -112,6 +109,23 @@ class VulnMatch:
         return d
 
 
+def _parse_feed(doc: Any, path: str, cves: list[CveRecord], kev: list[KevEntry]) -> None:
+    if not isinstance(doc, Mapping):
+        raise PolicyError("expected a JSON object (a KEV catalog or an NVD CVE 2.0 feed)", path)
+    if "CVE_Items" in doc:
+        raise PolicyError("this is an NVD JSON 1.1 feed (retired); use the NVD CVE JSON 2.0 feeds", path)
+    items = doc.get("vulnerabilities")
+    if not isinstance(items, list):
+        raise PolicyError("no 'vulnerabilities' list: not a KEV catalog nor an NVD CVE 2.0 feed", path)
+    first = items[0] if items else {}
+    if "catalogVersion" in doc or (isinstance(first, Mapping) and "cveID" in first):
+        kev.extend(_parse_kev(doc, path))
+    elif doc.get("format") == "NVD_CVE" or (isinstance(first, Mapping) and "cve" in first) or not items:
+        cves.extend(_parse_nvd(doc, path))
+    else:
+        raise PolicyError("unrecognised entries: neither KEV (cveID) nor NVD 2.0 (cve.id)", path)
+
+
 def cvss_severity(score: float | None) -> str | None:
     """CVSS qualitative rating (v3/v4): 0 none (info), 0.1-3.9 low, 4-6.9 medium, 7-8.9 high, 9+ critical."""
     if score is None:
@@ -131,29 +145,31 @@ def cvss_severity(score: float | None) -> str | None:
 
 
 def _read_json(path: str) -> Any:
+    """A feed: ``.json``, ``.json.gz`` or a ``.zip`` holding one, through `portlens.files` (size,
+    inflated size and inflation ratio capped; errors located, never quoting the data)."""
     try:
-        if path.endswith(".zip"):
-            with zipfile.ZipFile(path) as z:
-                names = [n for n in z.namelist() if n.endswith(".json")]
-                if not names:
-                    raise PolicyError("the zip archive holds no .json file", path)
-                text = z.read(names[0]).decode("utf-8")
-        elif path.endswith(".gz"):
-            with gzip.open(path, "rb") as g:
-                text = g.read().decode("utf-8")
-        else:
-            with open(path, "rb") as f:
-                text = f.read().decode("utf-8")
-    except PolicyError:
-        raise
-    except (OSError, zipfile.BadZipFile, EOFError) as e:
-        raise PolicyError(f"cannot read vulnerability data: {e}", path) from None
-    except UnicodeDecodeError:
-        raise PolicyError("vulnerability data is not UTF-8 JSON", path) from None
-    try:
-        return json.load(io.StringIO(text))
-    except json.JSONDecodeError as e:
-        raise PolicyError(f"invalid JSON: {e.msg}", path, e.lineno, e.colno) from None
+        return read_json(path, "vulnerability data", decompress=True)
+    except ReadError as e:
+        raise PolicyError(e.located, path, e.line, e.col) from None
+
+
+def _clean_config(cfg: Any) -> Mapping[str, Any] | None:
+    """A configuration in the shape the matcher walks (lists of mappings, version bounds as text),
+    or None: a feed is data from elsewhere, and a wrong shape must not fail an assessment later."""
+    if not isinstance(cfg, Mapping) or not isinstance(cfg.get("nodes"), list):
+        return None
+    nodes = []
+    for node in cfg["nodes"]:
+        if not isinstance(node, Mapping):
+            continue
+        matches = node.get("cpeMatch")
+        matches = [
+            {k: v if k == "vulnerable" or v is None or isinstance(v, str) else str(v) for k, v in m.items()}
+            for m in (matches if isinstance(matches, list) else [])
+            if isinstance(m, Mapping)
+        ]
+        nodes.append({**node, "cpeMatch": matches})
+    return {**cfg, "nodes": nodes}
 
 
 def _cvss(metrics: Any) -> tuple[float | None, str | None, str | None, str | None]:
@@ -209,7 +225,7 @@ def _parse_nvd(doc: Mapping[str, Any], path: str) -> list[CveRecord]:
                 cvss_version=version,
                 vector=vector,
                 nvd_severity=sev,
-                configurations=tuple(c for c in configs if isinstance(c, Mapping)),
+                configurations=tuple(c for c in map(_clean_config, configs) if c is not None),
                 cisa_exploit_add=cve.get("cisaExploitAdd"),
             )
         )
@@ -288,20 +304,13 @@ class VulnDB:
         for p in paths:
             path = os.fspath(p)
             doc = _read_json(path)
-            if not isinstance(doc, Mapping):
-                raise PolicyError("expected a JSON object (a KEV catalog or an NVD CVE 2.0 feed)", path)
-            if "CVE_Items" in doc:
-                raise PolicyError("this is an NVD JSON 1.1 feed (retired); use the NVD CVE JSON 2.0 feeds", path)
-            items = doc.get("vulnerabilities")
-            if not isinstance(items, list):
-                raise PolicyError("no 'vulnerabilities' list: not a KEV catalog nor an NVD CVE 2.0 feed", path)
-            first = items[0] if items else {}
-            if "catalogVersion" in doc or (isinstance(first, Mapping) and "cveID" in first):
-                kev.extend(_parse_kev(doc, path))
-            elif doc.get("format") == "NVD_CVE" or (isinstance(first, Mapping) and "cve" in first) or not items:
-                cves.extend(_parse_nvd(doc, path))
-            else:
-                raise PolicyError("unrecognised entries: neither KEV (cveID) nor NVD 2.0 (cve.id)", path)
+            try:
+                _parse_feed(doc, path, cves, kev)
+            except (TypeError, AttributeError, KeyError, ValueError, RecursionError) as e:
+                if isinstance(e, PolicyError):
+                    raise
+                # the kind of problem only: a feed's values are not echoed
+                raise PolicyError(f"malformed vulnerability data ({type(e).__name__})", path) from None
             sources.append(path)
         return cls(cves, kev, sources)
 

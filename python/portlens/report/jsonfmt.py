@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import os
-import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
 from ..exceptions import PortlensError
+from ..files.read import ReadError, read_json
+from ..files.write import atomic, write_text
 from ..policy.model import Assessment
 from ..results import HostResult, PortResult, ScanResult
+
+__all__ = ["SCHEMA", "dump_result", "dumps_result", "load", "load_assessment", "load_scan", "write_jsonl"]
+__all__ += ["json_schema", "result_from_dict", "result_to_dict", "write_result", "write_text"]
 
 SCHEMA = "portlens.scan/1"
 SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"  # JSON Schemas of the documents (README)
@@ -34,6 +37,7 @@ def result_to_dict(r: ScanResult, items: bool = True) -> dict[str, Any]:
         "counts": dict(r.counts),
         "options": dict(r.options),
         "stats": dict(r.stats),
+        "warnings": list(r.warnings),
     }
     if items:
         doc["hosts"] = [h.to_dict() for h in r.hosts]
@@ -62,7 +66,7 @@ def dump_result(r: ScanResult, out: IO[str]) -> None:
 
 def write_result(r: ScanResult, path: str | os.PathLike[str]) -> None:
     """`dump_result` to ``path``, atomically."""
-    with _atomic(path) as f:
+    with atomic(path) as f:
         dump_result(r, f)
 
 
@@ -82,6 +86,7 @@ def result_from_dict(d: dict[str, Any]) -> ScanResult:
             ports=tuple(by_host.get(h["address"], ())),
             state=h.get("state", "up"),
             reason=h.get("reason"),
+            stats=None if h.get("stats") is None else dict(h["stats"]),
         )
         for h in d["hosts"]
     )
@@ -96,15 +101,12 @@ def result_from_dict(d: dict[str, Any]) -> ScanResult:
         ports_per_host=int(d["ports_per_host"]),
         options=dict(d.get("options", {})),
         stats=dict(d.get("stats", {})),
+        warnings=tuple(str(w) for w in d.get("warnings", ())),
     )
 
 
 def _read(path: str | os.PathLike[str]) -> Any:
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except (OSError, json.JSONDecodeError) as e:
-        raise PortlensError(f"cannot read scan file {os.fspath(path)!r}: {e}") from e
+    return read_json(path, "scan file")
 
 
 def load(path: str | os.PathLike[str]) -> ScanResult | Assessment:
@@ -112,12 +114,18 @@ def load(path: str | os.PathLike[str]) -> ScanResult | Assessment:
     results.json``, schema ``portlens.scan/1``) into a `ScanResult`, an assessment
     (``Assessment.to_json``, ``portlens.assessment/1``) into an `Assessment`."""
     doc = _read(path)
+    if not isinstance(doc, dict) or doc.get("schema") not in (SCHEMA, Assessment.SCHEMA):
+        raise ReadError(
+            f"not a portlens document (no schema {SCHEMA!r} or {Assessment.SCHEMA!r})", os.fspath(path), "scan file"
+        )
     try:
-        if isinstance(doc, dict) and doc.get("schema") == Assessment.SCHEMA:
+        if doc.get("schema") == Assessment.SCHEMA:
             return Assessment.from_dict(doc)
         return result_from_dict(doc)
-    except (KeyError, TypeError, ValueError, AttributeError) as e:
-        raise PortlensError(f"scan file {os.fspath(path)!r} is malformed: {e!r}") from e
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError, RecursionError) as e:
+        # the kind of problem and the missing key, never a value of the file
+        what = f"missing key {e.args[0]!r}" if isinstance(e, KeyError) and e.args else type(e).__name__
+        raise ReadError(f"not a valid portlens document ({what[:120]})", os.fspath(path), "scan file") from None
 
 
 def load_scan(path: str | os.PathLike[str]) -> ScanResult:
@@ -154,20 +162,3 @@ def write_jsonl(ports: Iterable[PortResult], out: IO[str]) -> int:
     return n
 
 
-def write_text(path: str | os.PathLike[str], text: str) -> None:
-    """Write atomically: a reader never sees half a file, a crash never leaves one."""
-    with _atomic(path) as f:
-        f.write(text)
-
-
-@contextlib.contextmanager
-def _atomic(path: str | os.PathLike[str]) -> Iterator[IO[str]]:
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=target.parent or Path("."), prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            yield f
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

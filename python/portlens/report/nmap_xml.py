@@ -35,12 +35,14 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from .._core import __version__, parse_ports, service_name
-from ..exceptions import PortlensError
+from ..files import xmlsafe
+from ..files.read import ReadError, read_bytes
 from ..results import STATES, HostResult, PortResult, ScanResult, _addr_key, _port_key
 
 __all__ = ["ExtraHost", "load_nmap_xml", "loads_nmap_xml", "render", "to_nmap_xml", "compress_ports"]
 
 XML_OUTPUT_VERSION = "1.05"
+KIND = "nmap XML file"  # the reader's cap and the errors' wording (portlens.files)
 # nmap's port states that portlens does not have, and the portlens state closest to each
 STATE_MAP = {"open|filtered": "filtered", "closed|filtered": "filtered", "unfiltered": "closed"}
 _HOST_STATES = "state" in getattr(HostResult, "__dataclass_fields__", {})  # HostResult can say "down"
@@ -355,13 +357,13 @@ def load_nmap_xml(path: str | os.PathLike[str]) -> ScanResult:
 
     Its ``options`` say where it came from: ``{"source": "nmap", "args": ..., "scaninfo": [...]}``.
     Port results keep nmap's ``service`` record (name, product, version, extrainfo, method, conf, cpe).
+
+    The file is read through `portlens.files` (a regular file of at most 1 GiB; ``PORTLENS_MAX_INPUT_MB``
+    raises the cap) and parsed without DTDs (`portlens.files.xmlsafe`): a document with a DOCTYPE
+    internal subset or an entity declaration, in any encoding, is refused with an `InputError`.
     """
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError as e:
-        raise PortlensError(f"cannot read nmap XML file {os.fspath(path)!r}: {e}") from e
-    return loads_nmap_xml(data, name=os.fspath(path))
+    name = os.fspath(path)
+    return loads_nmap_xml(read_bytes(name, KIND), name=name)
 
 
 def _int(value: str | None, default: int = 0) -> int:
@@ -396,34 +398,14 @@ def _read_service(el: ET.Element | None) -> dict[str, Any] | None:
 
 def _parse(data: bytes, name: str) -> tuple[ET.Element, set[int], bool]:
     """The document's root, the ids of the elements read to their end, and whether it was cut short."""
-    if re.search(rb"<!ENTITY", data[:65536]):
-        raise PortlensError(f"{name}: XML entity declarations are not accepted (nmap never writes them)")
-    parser: ET.XMLPullParser[ET.Element] = ET.XMLPullParser(events=("start", "end"))
-    root: ET.Element | None = None
-    ended: set[int] = set()
-    truncated = False
-    try:
-        parser.feed(data)
-        parser.close()
-    except ET.ParseError:
-        truncated = True
-    try:
-        for item in parser.read_events():
-            event, el = item[0], item[-1]
-            if not isinstance(el, ET.Element):
-                continue
-            if event == "start" and root is None:
-                root = el
-            elif event == "end":
-                ended.add(id(el))
-    except ET.ParseError:
-        truncated = True
+    doc = xmlsafe.parse(data, name, KIND)
+    root, ended, truncated = doc.root, doc.ended, doc.error is not None
     if root is None:
-        raise PortlensError(f"{name}: not an XML document")
+        raise ReadError("not an XML document", name, KIND, doc.line, doc.col)
     if root.tag != "nmaprun":
-        raise PortlensError(f"{name}: not an nmap XML document (root element <{root.tag}>, expected <nmaprun>)")
+        raise ReadError("not an nmap XML document (the root element is not <nmaprun>)", name, KIND)
     if truncated and not any(id(h) in ended for h in root.findall("host")) and root.find("scaninfo") is None:
-        raise PortlensError(f"{name}: malformed nmap XML document")
+        raise ReadError(f"malformed nmap XML document ({doc.error})", name, KIND, doc.line, doc.col)
     return root, ended, truncated or id(root) not in ended
 
 
@@ -431,6 +413,13 @@ def loads_nmap_xml(data: str | bytes, name: str = "<nmap xml>") -> ScanResult:
     """`load_nmap_xml` on the document's text."""
     raw = data.encode("utf-8") if isinstance(data, str) else data
     root, ended, truncated = _parse(raw, name)
+    try:
+        return _result(root, ended, truncated)
+    except (ValueError, OverflowError, OSError) as e:  # times or counts out of range
+        raise ReadError(f"a value is out of range ({type(e).__name__})", name, KIND) from None
+
+
+def _result(root: ET.Element, ended: set[int], truncated: bool) -> ScanResult:
 
     started_epoch = _int(root.get("start"), -1)
     finished_el = root.find("runstats/finished") if not truncated else None

@@ -9,6 +9,7 @@ itself, late; the ``begin`` hook below takes that over (the recipe of SQLAlchemy
 
 from __future__ import annotations
 
+import errno
 import os
 import sqlite3
 import time
@@ -21,6 +22,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
+from ..files.write import create_private, private_dir
 from .errors import StoreError
 
 __all__ = ["default_path", "resolve_url", "create", "write_tx", "display_url"]
@@ -74,9 +76,7 @@ def create(url: str) -> Engine:
     if u.get_backend_name() == "sqlite":
         database = u.database or ""
         if database and database != ":memory:" and not database.startswith("file:"):
-            parent = Path(database).parent
-            if not parent.exists():
-                parent.mkdir(parents=True, mode=0o700)
+            _private_file(database)
         engine = create_engine(url, connect_args={"timeout": 30.0})
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)
@@ -89,6 +89,19 @@ def create(url: str) -> Engine:
         raise StoreError(
             f"store {display_url(url)}: the PostgreSQL driver is missing ({e.name}): pip install 'portlens[postgres]'"
         ) from None
+
+
+def _private_file(database: str) -> None:
+    """The store's file: its directory created 0700, the file itself 0600 (SQLite gives its journal
+    and WAL files the same mode), none of them a symlink (`portlens.files.write`)."""
+    try:
+        private_dir(Path(database).parent)
+        create_private(database)
+        for suffix in ("-wal", "-shm", "-journal"):
+            if os.path.islink(database + suffix):
+                raise OSError(errno.ELOOP, "refusing to write through a symlink", database + suffix)
+    except OSError as e:
+        raise StoreError(f"store {database!r}: {e.strerror or e}") from None
 
 
 def _sqlite_connect(dbapi_connection: Any, connection_record: Any) -> None:
