@@ -130,6 +130,28 @@ pub struct HostSummary {
     /// Counts indexed by `PortState::index()`, TCP and UDP together.
     pub counts: [u64; STATES],
     pub srtt: Option<Duration>,
+    /// Probing statistics of an up host (None for a host found down).
+    pub stats: Option<HostStats>,
+}
+
+/// How a host was probed (TCP): what was sent, what was lost, how fast it ended up going.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct HostStats {
+    /// TCP tries sent to the host after its first answer, pilots included.
+    pub probes: u64,
+    pub retransmissions: u64,
+    /// Re-probes of a port known to answer, sent to measure loss behind a filtering firewall.
+    pub pilots: u64,
+    /// Tries whose fate is known (to ports that answered, and pilots), and those of them lost.
+    pub samples: u64,
+    pub lost: u64,
+    /// `lost / samples`, None without samples.
+    pub drop_rate: Option<f64>,
+    /// The paced rate toward the host at the end (probes/s), None if it was never limited.
+    pub rate: Option<f64>,
+    pub rate_cuts: u32,
+    /// Ports called filtered only because `max_retries` was reached while loss made them uncertain.
+    pub unresolved: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -190,4 +212,9 @@ pub struct ScanSummary {
     /// The fd soft limit in force during the scan and the concurrency it allowed.
     pub fd_limit: u64,
     pub max_concurrency: usize,
+    /// The scan-wide paced rate at the end (None: never limited) and how often it was cut.
+    pub scan_rate: Option<f64>,
+    pub scan_rate_cuts: u32,
+    /// Things the user should know about the result's completeness, with what to do about them.
+    pub warnings: Vec<String>,
 }

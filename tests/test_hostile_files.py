@@ -975,3 +975,20 @@ def test_gzip_bomb_helper_really_inflates(tmp_path: Path) -> None:
     with gzip.open(bomb) as g:
         head = g.read(64 << 20)
     assert head == b"\0" * (64 << 20) and bomb.stat().st_size < 2 << 20
+
+
+@pytest.mark.timeout(60)
+def test_cli_diff_outputs_are_written_each_on_its_own(tmp_path: Path) -> None:
+    db = tmp_path / "h.db"
+    r = portlens.load(scan_doc(tmp_path))
+    with portlens.store.open(db) as store:
+        a, b = store.save(r), store.save(r)  # type: ignore[arg-type]
+    good = tmp_path / "d.json"
+    p = cli("diff", str(a), str(b), "--db", str(db), "-q", "-o", "/proc/portlens-test.md", "-o", str(good))
+    assert p.returncode == 1 and "cannot write /proc/portlens-test.md" in p.stderr, p.stderr
+    assert json.loads(good.read_text())["schema"].startswith("portlens.drift")
+    victim = tmp_path / "victim"
+    victim.write_text("precious")
+    (tmp_path / "l.html").symlink_to(victim)
+    p = cli("diff", str(a), str(b), "--db", str(db), "-q", "-o", str(tmp_path / "l.html"))
+    assert p.returncode == 2 and "symlink" in p.stderr and victim.read_text() == "precious"

@@ -38,7 +38,7 @@ class ScanRequest:
         min_rtt_timeout: float = 0.1,
         max_rtt_timeout: float = 3.0,
         min_retries: int = 1,
-        max_retries: int = 4,
+        max_retries: int = 10,
         randomize: bool = True,
         seed: int | None = None,
         keep: list[str] = ...,

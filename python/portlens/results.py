@@ -9,9 +9,21 @@ from itertools import groupby
 from operator import attrgetter
 from typing import Any
 
-__all__ = ["PortResult", "HostResult", "ScanResult", "STATES"]
+__all__ = ["PortResult", "HostResult", "ScanResult", "STATES", "HOST_STATS"]
 
 STATES = ("open", "closed", "filtered", "open|filtered")
+#: The keys of ``HostResult.stats``, in the engine's order.
+HOST_STATS = (
+    "probes",
+    "retransmissions",
+    "pilots",
+    "samples",
+    "lost",
+    "drop_rate",
+    "rate",
+    "rate_cuts",
+    "unresolved",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,13 +83,19 @@ class HostResult:
     ports: tuple[PortResult, ...] = ()
     state: str = "up"
     reason: str | None = None
+    #: How the host was probed over TCP (keys in ``HOST_STATS``): probes and retransmissions sent,
+    #: pilots, samples and lost (tries whose fate is known, and those dropped), ``drop_rate``,
+    #: the paced ``rate`` at the end (None: never limited), ``rate_cuts``, and ``unresolved``
+    #: (ports called filtered only because ``max_retries`` was reached while loss was high).
+    #: None for a down host, or a result from an older file.
+    stats: Mapping[str, Any] | None = None
 
     @property
     def open_ports(self) -> list[int]:
         return sorted(p.port for p in self.ports if p.state == "open")
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d = {
             "address": self.address,
             "hostname": self.hostname,
             "state": self.state,
@@ -85,6 +103,9 @@ class HostResult:
             "counts": dict(self.counts),
             "rtt": self.rtt,
         }
+        if self.stats is not None:
+            d["stats"] = dict(self.stats)
+        return d
 
     def _repr_html_(self) -> str:
         from .notebook import host_html
@@ -112,6 +133,9 @@ class ScanResult:
     ports_per_host: int
     options: Mapping[str, Any] = field(default_factory=dict)
     stats: Mapping[str, Any] = field(default_factory=dict)
+    #: What the user should know about the result's completeness (e.g. hosts whose loss left
+    #: silent ports uncertain at ``max_retries``), each with what to do about it.
+    warnings: tuple[str, ...] = ()
 
     @property
     def elapsed(self) -> float:
@@ -240,11 +264,17 @@ def build_result(
     counts_of: dict[tuple[int, ...], Mapping[str, int]] = {}
     share = strings.setdefault
     hosts = []
-    for address, hostname, state, reason, counts, srtt in summary["hosts"]:
+    stats_of: dict[tuple[Any, ...], Mapping[str, Any]] = {}
+    for address, hostname, state, reason, counts, srtt, host_stats in summary["hosts"]:
         key = tuple(counts)
         shared = counts_of.get(key)
         if shared is None:
             shared = counts_of[key] = dict(zip(STATES, key, strict=True))
+        st = None
+        if host_stats is not None:
+            st = stats_of.get(host_stats)
+            if st is None:
+                st = stats_of[host_stats] = dict(zip(HOST_STATS, host_stats, strict=True))
         hosts.append(
             HostResult(
                 address=share(address, address),
@@ -254,6 +284,7 @@ def build_result(
                 ports=by_host.get(address, ()),
                 state=share(state, state),
                 reason=reason if reason is None else share(reason, reason),
+                stats=st,
             )
         )
     return ScanResult(
@@ -271,7 +302,10 @@ def build_result(
             "hosts_down": summary.get("hosts_down"),
             "fd_limit": summary["fd_limit"],
             "max_concurrency": summary["max_concurrency"],
+            "scan_rate": summary["scan_rate"],
+            "scan_rate_cuts": summary["scan_rate_cuts"],
         },
+        warnings=tuple(summary["warnings"]),
     )
 
 

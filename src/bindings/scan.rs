@@ -38,7 +38,7 @@ impl ScanRequest {
     #[pyo3(signature = (
         targets, ports = "top-1000", *, exclude = Vec::new(), exclude_ports = "", scope = None,
         concurrency = 8192, rate = None, max_per_host = None, initial_rtt_timeout = 1.0,
-        min_rtt_timeout = 0.1, max_rtt_timeout = 3.0, min_retries = 1, max_retries = 4,
+        min_rtt_timeout = 0.1, max_rtt_timeout = 3.0, min_retries = 1, max_retries = 10,
         randomize = true, seed = None, keep = vec!["open".to_string()], max_hosts = 1 << 24,
         allow_large = false, resolve_timeout = 5.0, services = false, service_timeout = 5.0,
         protocol = "tcp", udp_fast = false, discovery = None, icmp_interval = 1.05
@@ -366,6 +366,19 @@ fn summary_dict<'py>(py: Python<'py>, s: &ScanSummary) -> PyResult<Bound<'py, Py
             PyString::intern(py, h.reason.as_str()),
             PyTuple::new(py, h.counts)?,
             h.srtt.map(|d| d.as_secs_f64()),
+            h.stats.map(|st| {
+                (
+                    st.probes,
+                    st.retransmissions,
+                    st.pilots,
+                    st.samples,
+                    st.lost,
+                    st.drop_rate,
+                    st.rate,
+                    st.rate_cuts,
+                    st.unresolved,
+                )
+            }),
         );
         hosts.append(row)?;
     }
@@ -379,6 +392,9 @@ fn summary_dict<'py>(py: Python<'py>, s: &ScanSummary) -> PyResult<Bound<'py, Py
     d.set_item("progress", progress_dict(py, &s.progress)?)?;
     d.set_item("fd_limit", s.fd_limit)?;
     d.set_item("max_concurrency", s.max_concurrency)?;
+    d.set_item("scan_rate", s.scan_rate)?;
+    d.set_item("scan_rate_cuts", s.scan_rate_cuts)?;
+    d.set_item("warnings", &s.warnings)?;
     Ok(d)
 }
 

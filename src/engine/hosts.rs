@@ -1,15 +1,21 @@
-//! Per-host state, created on a host's first answer: its RTT estimate and its port counts.
-//! Hosts that never answer cost nothing here, so memory follows live hosts, not the target size.
+//! Per-host state, created on a host's first answer: its RTT estimate, its port counts and its
+//! congestion state (see `congestion`). Hosts that never answer cost nothing here, so memory
+//! follows live hosts, not the target size.
+use super::congestion::{self, Flow, LossEstimate, Ticket, HOST_HALF_LIFE, PILOT_EVERY, SCAN_HALF_LIFE};
 use super::timing::{RttEstimator, TimingConfig};
-use crate::result::{HostSummary, PortState, Protocol, Reason, STATES};
+use crate::result::{HostStats, HostSummary, PortState, Protocol, Reason, STATES};
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
 
 const SHARDS: usize = 32;
+/// See `retries`.
+const UDP_LOSS_RETRIES: u8 = 4;
 /// Down hosts listed one by one; beyond this they are only counted.
 pub const DOWN_LISTED: usize = 65_536;
 
@@ -20,16 +26,52 @@ struct HostState {
     counts: [u64; STATES],
     /// Port results recorded per protocol (TCP, UDP), to fill in silences of a complete scan.
     recorded: [u64; 2],
+    flow: Flow,
+    loss: LossEstimate,
+    /// A TCP port known to answer, for pilots, and whether it answered with a RST (preferred).
+    pilot: Option<(u16, bool)>,
+    since_pilot: u32,
+    stats: HostStats,
+}
+
+impl HostState {
+    fn new(reason: Reason, ceiling: Option<f64>) -> Self {
+        HostState {
+            rtt: RttEstimator::default(),
+            reason,
+            counts: [0; STATES],
+            recorded: [0; 2],
+            flow: Flow::new(Instant::now(), ceiling),
+            loss: LossEstimate::default(),
+            pilot: None,
+            since_pilot: 0,
+            stats: HostStats::default(),
+        }
+    }
+}
+
+/// The scan-wide flow and estimates.
+#[derive(Debug)]
+struct ScanState {
+    rtt: RttEstimator,
+    flow: Flow,
+    loss: LossEstimate,
+    /// The first host that lost a probe in the scan flow's generation, and whether another did.
+    losing: (u32, Option<IpAddr>, bool),
 }
 
 #[derive(Debug)]
 pub struct HostTable {
     shards: Vec<Mutex<HashMap<IpAddr, HostState>>>,
     hasher: RandomState,
-    global: Mutex<RttEstimator>,
-    /// Some probe was answered only on a retry: packets get lost, so retry more.
+    scan: Mutex<ScanState>,
+    /// Some probe was answered only on a retry: packets get lost, so retry more (UDP).
     loss_seen: AtomicBool,
     timing: TimingConfig,
+    /// The user's hard rate ceiling, which no flow may exceed.
+    ceiling: Option<f64>,
+    /// Live hosts; the scan flow reacts alone when there is one.
+    live: AtomicU64,
     down: Mutex<Vec<IpAddr>>,
     down_count: AtomicU64,
 }
@@ -46,13 +88,20 @@ fn proto_index(p: Protocol) -> usize {
 }
 
 impl HostTable {
-    pub fn new(timing: TimingConfig) -> Self {
+    pub fn new(timing: TimingConfig, ceiling: Option<f64>) -> Self {
         HostTable {
             shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
             hasher: RandomState::new(),
-            global: Mutex::new(RttEstimator::default()),
+            scan: Mutex::new(ScanState {
+                rtt: RttEstimator::default(),
+                flow: Flow::new(Instant::now(), ceiling),
+                loss: LossEstimate::default(),
+                losing: (0, None, false),
+            }),
             loss_seen: AtomicBool::new(false),
             timing,
+            ceiling,
+            live: AtomicU64::new(0),
             down: Mutex::new(Vec::new()),
             down_count: AtomicU64::new(0),
         }
@@ -68,15 +117,18 @@ impl HostTable {
         if let Some(rto) = lock(self.shard(ip)).get(ip).and_then(|h| h.rtt.rto(&self.timing)) {
             return (rto, true);
         }
-        match lock(&self.global).rto(&self.timing) {
+        match lock(&self.scan).rtt.rto(&self.timing) {
             Some(rto) => (rto, true),
             None => (self.timing.initial_rto, false),
         }
     }
 
+    /// UDP's quick retries: `min_retries`, or once any probe was answered only on a retry up to
+    /// `max_retries` but at most `UDP_LOSS_RETRIES` (UDP's loss is mostly the target's ICMP
+    /// limiter, which the UDP scheduler waits out instead; TCP has its own loss-aware retries).
     pub fn retries(&self) -> u8 {
         if self.loss_seen.load(Ordering::Relaxed) {
-            self.timing.max_retries
+            self.timing.max_retries.min(UDP_LOSS_RETRIES).max(self.timing.min_retries)
         } else {
             self.timing.min_retries
         }
@@ -100,11 +152,9 @@ impl HostTable {
         }
         {
             let mut shard = lock(self.shard(&ip));
-            let h = shard.entry(ip).or_insert_with(|| HostState {
-                rtt: RttEstimator::default(),
-                reason,
-                counts: [0; STATES],
-                recorded: [0; 2],
+            let h = shard.entry(ip).or_insert_with(|| {
+                self.live.fetch_add(1, Ordering::Relaxed);
+                HostState::new(reason, self.ceiling)
             });
             h.rtt.sample(rtt);
             if let Some((proto, state)) = port {
@@ -112,7 +162,132 @@ impl HostTable {
                 h.recorded[proto_index(proto)] += 1;
             }
         }
-        lock(&self.global).sample(rtt);
+        lock(&self.scan).rtt.sample(rtt);
+    }
+
+    /// A TCP port of `ip` answered (open, or closed when `closed`): a candidate for pilots, which
+    /// go to a closed port by preference (a RST costs the target nothing).
+    pub fn pilot_candidate(&self, ip: IpAddr, port: u16, closed: bool) {
+        if let Some(h) = lock(self.shard(&ip)).get_mut(&ip) {
+            if h.pilot.is_none_or(|(_, c)| closed && !c) {
+                h.pilot = Some((port, closed));
+            }
+        }
+    }
+
+    /// A TCP port result's tries, for the host's statistics.
+    pub fn tries(&self, ip: IpAddr, tries: u8, unresolved: bool) {
+        if let Some(h) = lock(self.shard(&ip)).get_mut(&ip) {
+            h.stats.probes += u64::from(tries);
+            h.stats.retransmissions += u64::from(tries.saturating_sub(1));
+            h.stats.unresolved += u64::from(unresolved);
+        }
+    }
+
+    /// The scan flow's reservation permit to wait for before `reserve_scan` (None: unpaced).
+    pub fn scan_ahead(&self) -> Option<Arc<Semaphore>> {
+        lock(&self.scan).flow.ahead()
+    }
+
+    /// The host flow's reservation permit (None: unpaced or not up yet).
+    pub fn host_ahead(&self, ip: &IpAddr) -> Option<Arc<Semaphore>> {
+        lock(self.shard(ip)).get(ip).and_then(|h| h.flow.ahead())
+    }
+
+    /// A send slot in the scan flow: when to send (None: now) and the generation to record.
+    pub fn reserve_scan(&self) -> (Option<Instant>, u32) {
+        lock(&self.scan).flow.reserve(Instant::now())
+    }
+
+    pub fn reserve_host(&self, ip: &IpAddr) -> (Option<Instant>, u32) {
+        match lock(self.shard(ip)).get_mut(ip) {
+            Some(h) => h.flow.reserve(Instant::now()),
+            None => (None, 0),
+        }
+    }
+
+    pub fn release_scan(&self, permit: OwnedSemaphorePermit) {
+        lock(&self.scan).flow.release(permit);
+    }
+
+    pub fn release_host(&self, ip: &IpAddr, permit: OwnedSemaphorePermit) {
+        if let Some(h) = lock(self.shard(ip)).get_mut(ip) {
+            h.flow.release(permit);
+        }
+    }
+
+    /// The fate of tries that went to a port that answers (or of a pilot, `pilot`): all but the
+    /// last of `tickets` were lost; the last was answered when `answered`. Every fate feeds the
+    /// loss estimates of the retry verdicts; only pilots drive the rate, because only their loss
+    /// is known on time (a lost try to an ordinary port is only known as lost when a later try is
+    /// answered, rounds later, and a silent one may be filtered).
+    pub fn outcome(&self, ip: IpAddr, tickets: &[Ticket], answered: bool, pilot: bool) {
+        let now = Instant::now();
+        let lost_total = tickets.len() as u32 - u32::from(answered);
+        let host_round = {
+            let mut shard = lock(self.shard(&ip));
+            match shard.get_mut(&ip) {
+                Some(h) => {
+                    let round = h.rtt.rto(&self.timing).unwrap_or(self.timing.initial_rto);
+                    if pilot {
+                        for t in tickets {
+                            h.flow.sample(t.host_gen, u32::from(!answered), u32::from(answered), now, round, true);
+                        }
+                    }
+                    h.loss.add(lost_total, u32::from(answered), HOST_HALF_LIFE);
+                    h.stats.lost += u64::from(lost_total);
+                    h.stats.samples += tickets.len() as u64;
+                    Some(round)
+                }
+                None => None,
+            }
+        };
+        let live = self.live.load(Ordering::Relaxed);
+        let mut scan = lock(&self.scan);
+        let round = scan.rtt.rto(&self.timing).unwrap_or(self.timing.initial_rto).max(host_round.unwrap_or_default());
+        scan.loss.add(lost_total, u32::from(answered), SCAN_HALF_LIFE);
+        if !pilot {
+            return;
+        }
+        for t in tickets {
+            if !answered && t.scan_gen == scan.flow.gen() {
+                // Loss on one host is that host's business; on several, the path's.
+                let gen = scan.flow.gen();
+                match scan.losing {
+                    (g, Some(first), _) if g == gen && first != ip => scan.losing.2 = true,
+                    (g, Some(_), _) if g == gen => {}
+                    _ => scan.losing = (gen, Some(ip), false),
+                }
+            }
+            let may_cut = live <= 1 || scan.losing.2;
+            if scan.flow.sample(t.scan_gen, u32::from(!answered), u32::from(answered), now, round, may_cut).is_some() {
+                scan.losing = (scan.flow.gen(), None, false);
+            }
+        }
+    }
+
+    /// A try to `ip` was sent: the port to pilot, when one is due. Pilots go out once per
+    /// `PILOT_EVERY` tries to a host with loss, four times more rarely before any was seen.
+    pub fn tried(&self, ip: IpAddr) -> Option<u16> {
+        let mut shard = lock(self.shard(&ip));
+        let h = shard.get_mut(&ip)?;
+        let (port, _) = h.pilot?;
+        h.since_pilot += 1;
+        let every = if h.stats.lost > 0 { PILOT_EVERY } else { 4 * PILOT_EVERY };
+        if h.since_pilot < every {
+            return None;
+        }
+        h.since_pilot = 0;
+        h.stats.pilots += 1;
+        h.stats.probes += 1;
+        Some(port)
+    }
+
+    /// The chance that a try to `ip` was dropped, None without any evidence of loss or its absence.
+    pub fn drop_estimate(&self, ip: &IpAddr) -> Option<f64> {
+        let host = lock(self.shard(ip)).get(ip).map(|h| h.loss);
+        let scan = lock(&self.scan).loss;
+        congestion::drop_estimate(host.as_ref(), &scan)
     }
 
     /// A port result that the host itself did not send (silence, or an error from the path);
@@ -153,6 +328,10 @@ impl HostTable {
                     counts[PortState::Filtered.index()] += tcp.saturating_sub(h.recorded[0]);
                     counts[PortState::OpenFiltered.index()] += udp.saturating_sub(h.recorded[1]);
                 }
+                let mut stats = h.stats;
+                stats.drop_rate = (stats.samples > 0).then(|| stats.lost as f64 / stats.samples as f64);
+                stats.rate = h.flow.rate();
+                stats.rate_cuts = h.flow.cuts;
                 out.push(HostSummary {
                     host: *ip,
                     hostname: hostname(*ip),
@@ -160,6 +339,7 @@ impl HostTable {
                     reason: h.reason,
                     counts,
                     srtt: h.rtt.srtt(),
+                    stats: Some(stats),
                 });
             }
         }
@@ -173,8 +353,15 @@ impl HostTable {
             reason: Reason::NoResponse,
             counts: [0; STATES],
             srtt: None,
+            stats: None,
         }));
         out
+    }
+
+    /// The scan flow's paced rate (None: unpaced) and its number of cuts.
+    pub fn scan_rate(&self) -> (Option<f64>, u32) {
+        let scan = lock(&self.scan);
+        (scan.flow.rate(), scan.flow.cuts)
     }
 }
 
@@ -184,7 +371,7 @@ mod tests {
 
     #[test]
     fn unknown_host_uses_global_then_initial() {
-        let t = HostTable::new(TimingConfig::default());
+        let t = HostTable::new(TimingConfig::default(), None);
         let a: IpAddr = "198.18.1.2".parse().unwrap();
         let b: IpAddr = "198.18.1.3".parse().unwrap();
         assert_eq!(t.rto(&a), (TimingConfig::default().initial_rto, false));
@@ -198,7 +385,7 @@ mod tests {
 
     #[test]
     fn summaries_fill_silences_for_complete_scans() {
-        let t = HostTable::new(TimingConfig::default());
+        let t = HostTable::new(TimingConfig::default(), None);
         let a: IpAddr = "198.18.1.2".parse().unwrap();
         t.unanswered(a, Protocol::Tcp, PortState::Filtered); // before the first answer: not attributable yet
         t.answered(a, Some((Protocol::Tcp, PortState::Open)), Reason::SynAck, Duration::from_millis(1), 1);
@@ -214,7 +401,7 @@ mod tests {
 
     #[test]
     fn down_hosts_are_listed_after_up_hosts() {
-        let t = HostTable::new(TimingConfig::default());
+        let t = HostTable::new(TimingConfig::default(), None);
         let up: IpAddr = "198.18.1.9".parse().unwrap();
         t.answered(up, None, Reason::EchoReply, Duration::from_millis(1), 1);
         t.down("198.18.1.3".parse().unwrap());

@@ -1,5 +1,6 @@
 //! The scheduler: host discovery, then TCP over a random permutation of (host, port), then UDP
 //! per host around the targets' ICMP rate limits. Results stream out through a bounded channel.
+pub mod congestion;
 mod discovery;
 pub mod hosts;
 pub mod limits;
@@ -14,6 +15,7 @@ use crate::result::{PortResult, PortState, Progress, Protocol, Reason, ScanStatu
 use crate::targets::Targets;
 use crate::{Error, Result};
 use hosts::HostTable;
+use congestion::Ticket;
 use limits::{Limiter, Pacer};
 use permute::Permutation;
 use record::record;
@@ -32,6 +34,8 @@ pub use timing::TimingConfig;
 
 /// How long one probe may keep meeting resource errors before the scan gives up.
 const RESOURCE_PATIENCE: Duration = Duration::from_secs(30);
+/// Sockets set aside for pilots (see `congestion`).
+const PILOT_SLOTS: usize = 32;
 /// Results buffered between the engine and its consumer.
 const CHANNEL: usize = 4096;
 
@@ -132,6 +136,12 @@ struct Ctx {
     config: ScanConfig,
     hosts: HostTable,
     limiter: Limiter,
+    /// The user's hard `rate` ceiling, shared by every TCP try and pilot.
+    pacer: Option<Pacer>,
+    /// Pilots (see `congestion`) run beside the probes and are stopped when the TCP phase ends.
+    pilots: TaskTracker,
+    pilots_stop: CancellationToken,
+    pilot_slots: Arc<Semaphore>,
     per_host: Option<Mutex<HashMap<IpAddr, Arc<Semaphore>>>>,
     counters: Counters,
     cancel: CancellationToken,
@@ -240,14 +250,18 @@ pub fn start(targets: Targets, config: ScanConfig, runtime: &tokio::runtime::Han
         return Err(Error::Empty(": no (host, port) pairs".into()));
     }
     let fd_limit = limits::raise_fd_limit();
-    let concurrency = limits::concurrency_for(fd_limit, config.concurrency);
+    let concurrency = limits::concurrency_for(fd_limit.saturating_sub(PILOT_SLOTS as u64), config.concurrency);
     let (tx, rx) = mpsc::channel(CHANNEL);
     let cancel = CancellationToken::new();
     let counters = Counters::default();
     counters.total.store(total, Ordering::Relaxed);
     let ctx = Arc::new(Ctx {
-        hosts: HostTable::new(config.timing),
+        hosts: HostTable::new(config.timing, config.rate),
         limiter: Limiter::new(concurrency),
+        pacer: config.rate.map(Pacer::new),
+        pilots: TaskTracker::new(),
+        pilots_stop: cancel.child_token(),
+        pilot_slots: Arc::new(Semaphore::new(PILOT_SLOTS)),
         per_host: config.max_per_host.map(|_| Mutex::new(HashMap::new())),
         counters,
         cancel: cancel.clone(),
@@ -279,13 +293,16 @@ async fn run(ctx: Arc<Ctx>, tx: mpsc::Sender<PortResult>) -> Result<ScanSummary>
         HostList::Up(up)
     } else {
         if let Some(ports) = ctx.config.ports.clone() {
-            let (tracker, pacer) = (TaskTracker::new(), ctx.config.rate.map(Pacer::new));
-            spawn_tcp(&ctx, &HostList::All, &ports, &tx, &tracker, pacer.as_ref()).await;
+            let tracker = TaskTracker::new();
+            spawn_tcp(&ctx, &HostList::All, &ports, &tx, &tracker).await;
             tracker.close();
             tracker.wait().await;
         }
         HostList::All
     };
+    ctx.pilots_stop.cancel();
+    ctx.pilots.close();
+    ctx.pilots.wait().await;
     if let Some(ports) = ctx.config.udp_ports.clone() {
         udp::phase(&ctx, &hosts, &ports, &tx).await;
     }
@@ -296,6 +313,8 @@ async fn run(ctx: Arc<Ctx>, tx: mpsc::Sender<PortResult>) -> Result<ScanSummary>
     let status = if ctx.cancel.is_cancelled() { ScanStatus::Cancelled } else { ScanStatus::Complete };
     let complete = (status == ScanStatus::Complete).then(|| ctx.config.ports_per_host());
     let summaries = ctx.hosts.summaries(|ip| ctx.targets.hostname(ip).map(str::to_string), complete);
+    let warnings = warnings(&summaries, &ctx.config);
+    let (scan_rate, scan_rate_cuts) = ctx.hosts.scan_rate();
     let c = &ctx.counters;
     Ok(ScanSummary {
         status,
@@ -310,7 +329,29 @@ async fn run(ctx: Arc<Ctx>, tx: mpsc::Sender<PortResult>) -> Result<ScanSummary>
         progress: ctx.progress(),
         fd_limit: ctx.fd_limit,
         max_concurrency: ctx.limiter.capacity(),
+        scan_rate,
+        scan_rate_cuts,
+        warnings,
     })
+}
+
+/// What the user must know about hosts where loss left ports uncertain, and what to do about it.
+fn warnings(hosts: &[crate::result::HostSummary], config: &ScanConfig) -> Vec<String> {
+    let mut out = Vec::new();
+    for h in hosts {
+        let Some(st) = h.stats.filter(|s| s.unresolved > 0) else { continue };
+        let rate = config.rate.map_or_else(|| "a rate= below it".to_string(), |r| format!("a rate= below {r}"));
+        out.push(format!(
+            "{}: {} silent port(s) reported filtered after max_retries={} retries while {:.1} % of its probes \
+             were dropped; they may be open. Rescan them with {} or a higher max_retries=",
+            h.host,
+            st.unresolved,
+            config.timing.max_retries,
+            st.drop_rate.unwrap_or(0.0) * 100.0,
+            st.rate.map_or(rate, |r| format!("rate={:.0} or lower", r.max(1.0))),
+        ));
+    }
+    out
 }
 
 /// TCP probes for the hosts discovery reports up, in batches of those found since the last one.
@@ -320,7 +361,7 @@ async fn tcp_pipeline(
     ports: &PortList,
     tx: &mpsc::Sender<PortResult>,
 ) {
-    let (tracker, pacer) = (TaskTracker::new(), ctx.config.rate.map(Pacer::new));
+    let tracker = TaskTracker::new();
     loop {
         let first = tokio::select! {
             biased;
@@ -331,22 +372,16 @@ async fn tcp_pipeline(
         while let Ok(ip) = found.try_recv() {
             batch.push(ip);
         }
-        spawn_tcp(ctx, &HostList::Up(batch), ports, tx, &tracker, pacer.as_ref()).await;
+        spawn_tcp(ctx, &HostList::Up(batch), ports, tx, &tracker).await;
     }
     tracker.close();
     tracker.wait().await;
 }
 
 /// Spawn a probe for every (host, port) onto `tracker`, port-major in permuted order, as the
-/// limiter (and the pacer) allow; returns once all are spawned or the scan is cancelled.
-async fn spawn_tcp(
-    ctx: &Arc<Ctx>,
-    hosts: &HostList,
-    ports: &PortList,
-    tx: &mpsc::Sender<PortResult>,
-    tracker: &TaskTracker,
-    pacer: Option<&Pacer>,
-) {
+/// limiter allows (pacing happens per try, in `send_slot`); returns once all are spawned or the
+/// scan is cancelled.
+async fn spawn_tcp(ctx: &Arc<Ctx>, hosts: &HostList, ports: &PortList, tx: &mpsc::Sender<PortResult>, tracker: &TaskTracker) {
     let n_hosts = hosts.len(&ctx.targets);
     let Some(total) = n_hosts.checked_mul(ports.len() as u64).filter(|&t| t > 0) else { return };
     let perm = Permutation::new(total, ctx.config.randomize, ctx.config.seed);
@@ -358,13 +393,6 @@ async fn spawn_tcp(
             _ = cancel.cancelled() => break,
             p = ctx.limiter.acquire() => p,
         };
-        if let Some(p) = pacer {
-            tokio::select! {
-                biased;
-                _ = cancel.cancelled() => break,
-                _ = p.wait() => {}
-            }
-        }
         // Port-major: consecutive indices go to different hosts.
         let (host_idx, port_idx) = (i % n_hosts, (i / n_hosts) as usize);
         let (Some(ip), Some(&port)) = (hosts.get(&ctx.targets, host_idx), ports.as_slice().get(port_idx)) else {
@@ -374,19 +402,104 @@ async fn spawn_tcp(
     }
 }
 
-/// One (host, port) to a final state: retries silences, waits out resource errors.
+/// Wait for a send slot for a try to `ip`: the user's ceiling, then the scan's and the host's
+/// congestion control. None when `cancel` fires meanwhile.
+async fn send_slot(ctx: &Ctx, ip: IpAddr, cancel: &CancellationToken) -> Option<Ticket> {
+    if let Some(p) = &ctx.pacer {
+        tokio::select! {
+            biased;
+            _ = cancel.cancelled() => return None,
+            _ = p.wait() => {}
+        }
+    }
+    let h = &ctx.hosts;
+    let scan_gen = paced(h.scan_ahead(), || h.reserve_scan(), |p| h.release_scan(p), cancel).await?;
+    let host_gen = paced(h.host_ahead(&ip), || h.reserve_host(&ip), |p| h.release_host(&ip, p), cancel).await?;
+    Some(Ticket { host_gen, scan_gen })
+}
+
+/// One flow's slot: a reservation permit (bounded look-ahead), the slot, the wait until it.
+async fn paced(
+    ahead: Option<Arc<Semaphore>>,
+    reserve: impl FnOnce() -> (Option<Instant>, u32),
+    release: impl FnOnce(OwnedSemaphorePermit),
+    cancel: &CancellationToken,
+) -> Option<u32> {
+    let Some(sem) = ahead else { return Some(reserve().1) };
+    let permit = tokio::select! {
+        biased;
+        _ = cancel.cancelled() => return None,
+        p = sem.acquire_owned() => p.ok()?,
+    };
+    let (at, gen) = reserve();
+    let done = match at {
+        Some(at) => tokio::select! {
+            biased;
+            _ = cancel.cancelled() => false,
+            _ = tokio::time::sleep_until(at) => true,
+        },
+        None => true,
+    };
+    release(permit);
+    done.then_some(gen)
+}
+
+/// The kernel refused a resource: give the slot back, wait a little and take one again.
+/// False when the scan should stop (cancelled, or starved past patience and failed).
+async fn back_off(
+    ctx: &Ctx,
+    err: std::io::Error,
+    starved_since: &mut Option<Instant>,
+    permit: OwnedSemaphorePermit,
+) -> Option<OwnedSemaphorePermit> {
+    ctx.counters.resource_waits.fetch_add(1, Ordering::Relaxed);
+    let since = *starved_since.get_or_insert_with(Instant::now);
+    if since.elapsed() > RESOURCE_PATIENCE {
+        ctx.give_up(err);
+        return None;
+    }
+    ctx.limiter.shrink(permit);
+    let backoff = Duration::from_millis(5 + u64::from(rand::random::<u8>() % 20));
+    tokio::select! {
+        biased;
+        _ = ctx.cancel.cancelled() => return None,
+        _ = tokio::time::sleep(backoff) => {}
+    }
+    tokio::select! {
+        biased;
+        _ = ctx.cancel.cancelled() => None,
+        p = ctx.limiter.acquire() => Some(p),
+    }
+}
+
+/// Whether an answer came from the host itself (its fate says something about loss on the path).
+fn from_host(reason: Reason) -> bool {
+    matches!(reason, Reason::SynAck | Reason::SynAckReset | Reason::ConnRefused)
+}
+
+/// One (host, port) to a final state: paced tries until an answer, or until enough silent tries
+/// that an open port would have answered (see `congestion`); waits out resource errors.
 async fn probe(ctx: Arc<Ctx>, tx: mpsc::Sender<PortResult>, ip: IpAddr, port: u16, mut permit: OwnedSemaphorePermit) {
     let _host_slot = ctx.host_permit(ip).await;
     let addr = SocketAddr::new(ip, port);
     let rto = || ctx.hosts.rto(&ip);
-    let mut attempt: u8 = 0;
+    let timing = ctx.config.timing;
+    let mut tickets: Vec<Ticket> = Vec::new();
+    let mut risk = 1.0f64;
     let mut starved_since: Option<Instant> = None;
     let c = &ctx.counters;
     let mut result = loop {
+        let Some(ticket) = send_slot(&ctx, ip, &ctx.cancel).await else { return };
         c.attempts.fetch_add(1, Ordering::Relaxed);
+        if let Some(pilot) = ctx.hosts.tried(ip) {
+            spawn_pilot(&ctx, SocketAddr::new(ip, pilot));
+        }
         match tcp::connect(addr, &rto, &ctx.cancel).await {
             Attempt::Answer { state, reason, rtt } => {
-                attempt += 1;
+                tickets.push(ticket);
+                if from_host(reason) {
+                    ctx.hosts.outcome(ip, &tickets, true, false);
+                }
                 break PortResult {
                     host: ip,
                     port,
@@ -394,13 +507,17 @@ async fn probe(ctx: Arc<Ctx>, tx: mpsc::Sender<PortResult>, ip: IpAddr, port: u1
                     state,
                     reason,
                     rtt: Some(rtt),
-                    attempts: attempt,
+                    attempts: tickets.len() as u8,
                     service: None,
                 };
             }
             Attempt::Silent => {
-                attempt += 1;
-                if attempt > ctx.hosts.retries() {
+                tickets.push(ticket);
+                // No evidence of loss anywhere: the try is as good as answered-by-silence.
+                risk *= ctx.hosts.drop_estimate(&ip).unwrap_or(0.0);
+                let tries = tickets.len() as u32;
+                if let Some(unresolved) = congestion::verdict(tries, risk, timing.min_retries, timing.max_retries) {
+                    ctx.hosts.tries(ip, tickets.len() as u8, unresolved);
                     break PortResult {
                         host: ip,
                         port,
@@ -408,35 +525,22 @@ async fn probe(ctx: Arc<Ctx>, tx: mpsc::Sender<PortResult>, ip: IpAddr, port: u1
                         state: PortState::Filtered,
                         reason: Reason::NoResponse,
                         rtt: None,
-                        attempts: attempt,
+                        attempts: tickets.len() as u8,
                         service: None,
                     };
                 }
                 c.retries.fetch_add(1, Ordering::Relaxed);
             }
-            Attempt::Resource(err) => {
-                c.resource_waits.fetch_add(1, Ordering::Relaxed);
-                let since = *starved_since.get_or_insert_with(Instant::now);
-                if since.elapsed() > RESOURCE_PATIENCE {
-                    ctx.give_up(err);
-                    return;
-                }
-                ctx.limiter.shrink(permit);
-                let backoff = Duration::from_millis(5 + u64::from(rand::random::<u8>() % 20));
-                tokio::select! {
-                    biased;
-                    _ = ctx.cancel.cancelled() => return,
-                    _ = tokio::time::sleep(backoff) => {}
-                }
-                permit = tokio::select! {
-                    biased;
-                    _ = ctx.cancel.cancelled() => return,
-                    p = ctx.limiter.acquire() => p,
-                };
-            }
+            Attempt::Resource(err) => match back_off(&ctx, err, &mut starved_since, permit).await {
+                Some(p) => permit = p,
+                None => return,
+            },
             Attempt::Cancelled => return,
         }
     };
+    if result.state != PortState::Filtered || result.reason != Reason::NoResponse {
+        ctx.hosts.tries(ip, result.attempts, false);
+    }
     if ctx.config.services && result.state == PortState::Open {
         // Boxed: identification's state is KBs, and inline it would make every probe task that big.
         let info = Box::pin(crate::services::identify(addr, ctx.config.service_budget, &ctx.cancel)).await;
@@ -445,6 +549,38 @@ async fn probe(ctx: Arc<Ctx>, tx: mpsc::Sender<PortResult>, ip: IpAddr, port: u1
     drop(permit);
     ctx.limiter.success();
     record(&ctx, &tx, result).await;
+}
+
+/// A pilot: one try to a port of `addr`'s host that answered before, to measure loss where the
+/// scanned ports stay silent. Skipped when no slot is free; never retried; stopped with the phase.
+fn spawn_pilot(ctx: &Arc<Ctx>, addr: SocketAddr) {
+    // Pilots have slots of their own: probe tasks keep theirs while they wait to be paced.
+    let Ok(permit) = Arc::clone(&ctx.pilot_slots).try_acquire_owned() else { return };
+    let ctx2 = Arc::clone(ctx);
+    ctx.pilots.spawn(async move {
+        let ctx = ctx2;
+        let stop = &ctx.pilots_stop;
+        let Some(ticket) = send_slot(&ctx, addr.ip(), stop).await else { return };
+        ctx.counters.attempts.fetch_add(1, Ordering::Relaxed);
+        let rto = || ctx.hosts.rto(&addr.ip());
+        let deadline = Instant::now() + rto().0;
+        let answered = match tcp::connect(addr, &rto, stop).await {
+            Attempt::Answer { reason, .. } if from_host(reason) => true,
+            Attempt::Silent => false,
+            _ => return,
+        };
+        drop(permit);
+        // An answer is reported when a loss would have been (at the timeout), so that the
+        // samples of a generation are never read with its successes in and its losses pending.
+        if answered {
+            tokio::select! {
+                biased;
+                _ = stop.cancelled() => return,
+                _ = tokio::time::sleep_until(deadline) => {}
+            }
+        }
+        ctx.hosts.outcome(addr.ip(), &[ticket], answered, true);
+    });
 }
 
 #[cfg(test)]

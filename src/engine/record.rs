@@ -1,6 +1,6 @@
 //! The one place a final port result is counted, attributed to its host, and streamed.
 use super::Ctx;
-use crate::result::{PortResult, PortState, Reason};
+use crate::result::{PortResult, PortState, Protocol, Reason};
 use std::sync::atomic::Ordering;
 use tokio::sync::mpsc;
 
@@ -17,7 +17,10 @@ pub(super) async fn record(ctx: &Ctx, tx: &mpsc::Sender<PortResult>, result: Por
     let port = Some((result.protocol, result.state));
     match result.rtt {
         Some(rtt) if from_the_host(result.reason) => {
-            ctx.hosts.answered(result.host, port, result.reason, rtt, result.attempts)
+            ctx.hosts.answered(result.host, port, result.reason, rtt, result.attempts);
+            if result.protocol == Protocol::Tcp && matches!(result.state, PortState::Open | PortState::Closed) {
+                ctx.hosts.pilot_candidate(result.host, result.port, result.state == PortState::Closed);
+            }
         }
         _ => ctx.hosts.unanswered(result.host, result.protocol, result.state),
     }

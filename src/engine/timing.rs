@@ -7,9 +7,10 @@ pub struct TimingConfig {
     pub initial_rto: Duration,
     pub min_rto: Duration,
     pub max_rto: Duration,
-    /// Retries of an unanswered probe when no loss has been seen.
+    /// Retries every unanswered probe gets (TCP), or gets while no loss has been seen (UDP).
     pub min_retries: u8,
-    /// Retries once loss has been seen (a probe answered only on a retry).
+    /// The cap on retries. TCP retries a silent port until loss is ruled out (see `congestion`);
+    /// UDP retries this much once loss has been seen.
     pub max_retries: u8,
 }
 
@@ -20,7 +21,8 @@ impl Default for TimingConfig {
             min_rto: Duration::from_millis(100),
             max_rto: Duration::from_millis(3000),
             min_retries: 1,
-            max_retries: 4,
+            // nmap's default cap; loss-aware retries only reach it on very lossy paths.
+            max_retries: 10,
         }
     }
 }

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..exceptions import OptionError
+from ..files.write import check_target
 from ..policy.model import SEVERITIES
 from .errors import NotFoundError, StoreError
 
@@ -267,17 +268,29 @@ def _diff(args: argparse.Namespace, store: Store) -> int:
         parent = Path(path).parent
         if not parent.is_dir():
             raise OptionError(f"output {path!r}: directory {str(parent)!r} does not exist", item=path)
+        try:
+            check_target(path)  # not a symlink nor a special file (portlens.files.write)
+        except OSError as e:
+            raise OptionError(f"output {path!r}: {e.strerror}", item=path) from None
     a, b = (args.scans[0], args.scans[1]) if args.scans else (None, None)
     drift = store.diff(a, b, profile=args.profile, policy=args.policy, baseline=args.baseline)
     if not args.quiet:
         print(json.dumps(drift.to_dict(), indent=2) if args.json else drift.to_text())
-    for path in args.output:
-        drift.write(path)
+    failed = False
+    for path in args.output:  # each on its own: one that cannot be written does not lose the others
+        try:
+            drift.write(path)
+        except OSError as e:
+            failed = True
+            print(f"portlens: cannot write {path}: {e.strerror or e}", file=sys.stderr)
+            continue
         if not args.quiet and not args.json:
             print(f"  written: {path}")
     alerts = drift.alerts(args.fail_on) if args.fail_on else []
     if alerts and not args.quiet and not args.json:
         print(f"portlens: {len(alerts)} new finding(s) at or above {args.fail_on}", file=sys.stderr)
+    if failed:
+        return 1
     return EXIT_DRIFT if alerts else 0
 
 

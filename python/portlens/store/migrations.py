@@ -127,7 +127,19 @@ def _v1(conn: Connection) -> None:
     md.create_all(conn)
 
 
-STEPS: tuple[Step, ...] = (Step(1, "profiles, scans, scan_ports, scan_hosts", _v1),)
+def _v2(conn: Connection) -> None:
+    """Version 2: per-host probing statistics (loss, rate) and a scan's completeness warnings."""
+    ops = conn.dialect.identifier_preparer
+    for table, column in (("scan_hosts", "stats"), ("scans", "warnings")):
+        # Plain DDL: both backends add a nullable column in place (JSON is TEXT on SQLite).
+        kind = "JSON" if conn.dialect.name == "postgresql" else "TEXT"
+        conn.execute(text(f"ALTER TABLE {ops.quote(table)} ADD COLUMN {ops.quote(column)} {kind}"))
+
+
+STEPS: tuple[Step, ...] = (
+    Step(1, "profiles, scans, scan_ports, scan_hosts", _v1),
+    Step(2, "scan_hosts.stats, scans.warnings", _v2),
+)
 LATEST = STEPS[-1].version
 
 

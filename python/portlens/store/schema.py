@@ -61,6 +61,7 @@ scans = Table(
     Column("counts", JSON(none_as_null=True)),
     Column("options", JSON(none_as_null=True)),
     Column("stats", JSON(none_as_null=True)),
+    Column("warnings", JSON(none_as_null=True)),
     Column("assessment", JSON(none_as_null=True)),  # summary: score, counts, policy, findings
     Index("ix_scans_profile_started", "profile", "started"),
     Index("ix_scans_target_key_started", "target_key", "started"),
@@ -92,4 +93,5 @@ scan_hosts = Table(
     Column("reason", String(32)),
     Column("counts", JSON(none_as_null=True)),
     Column("rtt", Float),
+    Column("stats", JSON(none_as_null=True)),
 )

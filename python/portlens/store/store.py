@@ -268,6 +268,7 @@ def _write_end(conn: Connection, scan_id: int, result: ScanResult, assessment: A
                     "reason": h.reason,
                     "counts": dict(h.counts),
                     "rtt": h.rtt,
+                    "stats": None if h.stats is None else _plain(dict(h.stats)),
                 }
                 for h in {h.address: h for h in result.hosts}.values()
             ],
@@ -292,6 +293,7 @@ def _write_end(conn: Connection, scan_id: int, result: ScanResult, assessment: A
             counts=_plain(dict(result.counts)),
             options=_plain(dict(result.options)),
             stats=_plain(dict(result.stats)),
+            warnings=list(result.warnings) or None,
             assessment=None if assessment is None else _assessment_summary(assessment),
         )
     )
@@ -492,6 +494,7 @@ class Store:
                     ports=tuple(by_host.get(h["address"], ())),
                     state=h["state"],
                     reason=h["reason"],
+                    stats=None if h["stats"] is None else dict(h["stats"]),
                 )
                 for h in hrow
             ]
@@ -520,6 +523,7 @@ class Store:
             ports_per_host=int(srow["ports_per_host"] or 0),
             options=options,
             stats=dict(srow["stats"] or {}),
+            warnings=tuple(srow["warnings"] or ()),
         )
 
     # -- assessment, drift and history -----------------------------------------------------------

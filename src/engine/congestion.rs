@@ -1,0 +1,489 @@
+//! Congestion control and loss-aware retries for TCP probes.
+//!
+//! A firewall that rate-limits SYNs (a token bucket: `limit rate over N/second burst B drop`), an
+//! IPS, a DDoS shield or a lossy link drops probes silently. A dropped probe to an open port looks
+//! exactly like a filtered port, so a scanner that does not measure loss and slow down reports
+//! open ports as filtered. This module decides how fast probes may go and how many tries a silent
+//! port needs before it may be called filtered.
+//!
+//! ## Where the design comes from
+//! - nmap's `ultra_scan` (timing.cc, scan_engine.cc): per-host and per-scan ("group") congestion
+//!   state; a *drop* is a probe that was answered only on a retransmission, or a timing probe to a
+//!   port known to answer that went unanswered; the group reacts less aggressively than a host;
+//!   only drops of probes sent after the last adjustment count (one reaction per round trip);
+//!   the tries a port gets grow with `max_successful_tryno`, capped by `--max-retries`.
+//! - TCP (RFC 5681, RFC 6298): slow start up to `ssthresh`, then additive increase; multiplicative
+//!   decrease on loss; the retransmission timeout from `srtt + 4·rttvar`.
+//! - masscan and ZMap: scanners pace *rates* rather than windows. With round trips of tens of
+//!   microseconds (a LAN, a veth) a window of one probe is already 20 000 probes/s, far above a
+//!   limiter of a few hundred per second, so the controller here paces a rate (probes per second)
+//!   and the fd-bound concurrency stays the window.
+//!
+//! ## The algorithm
+//! Two flows are controlled: one per host (created on the host's first answer) and one for the
+//! whole scan. Every try waits for a send slot from the user's hard `rate` ceiling, then from the
+//! scan flow, then from its host's flow.
+//!
+//! *Samples.* Only probes whose fate is known feed the estimates: a try answered (a sample "ok"),
+//! the earlier tries of a port answered on a later try (samples "lost"), and *pilots*. Ports that
+//! never answer are not evidence (they may be filtered). Pilots are nmap's timing pings: on a host
+//! whose probes mostly go unanswered, one pilot per [`PILOT_EVERY`] silences re-probes a port that
+//! already answered (a closed one by preference: a RST costs the target nothing), so loss stays
+//! measurable behind a firewall that drops every closed port.
+//!
+//! *Generations.* A flow's counters (tries sent, samples ok and lost) are kept per generation; a
+//! generation ends with each rate cut, and a sample only counts toward the generation in which its
+//! try was sent — nmap's "only react to probes sent after the last change".
+//!
+//! *Cut (multiplicative decrease).* Once the current generation holds [`MIN_SAMPLES`] samples and
+//! its loss `p` exceeds the flow's base loss by a margin (two standard errors, at least
+//! [`LOSS_MARGIN`]), the rate becomes `sent_rate · (1 − (p − base)) · `[`HEADROOM`]: the rate
+//! that got through, measured, minus a little. This lands next to a token bucket's rate in one
+//! step instead of halving repeatedly. A flow starts unpaced (the first generation is the
+//! "initial window": as fast as the fd limit allows), so an unlimited target costs nothing.
+//!
+//! *Base loss.* Random loss on a path does not fall when the rate falls, and cutting for it would
+//! collapse the rate. When a cut of at least a fifth left the loss where it was (at least 4/5 of
+//! it), that loss becomes the flow's base: later cuts react only to loss above it.
+//!
+//! *Growth.* Once per round of the flow's timeout (the time it takes to learn about a loss), a
+//! flow whose sends were held back by its pacer and whose current loss is within the margin of its
+//! base grows: doubling below `ssthresh` (the rate of the last cut; slow start after an over-deep
+//! cut), then by [`GROWTH`] per round, and faster again ([`PROBE_GROWTH`]) after
+//! [`QUIET_ROUNDS`] rounds without a cut, since a limit can be lifted.
+//!
+//! *The scan flow* is cut only when loss shows up on at least two hosts in its generation (or
+//! the scan has one host): an upstream limiter or a congested uplink. One rate-limited host among
+//! many slows only itself.
+//!
+//! ## Loss-aware retries
+//! Each silent try of a port multiplies the port's *risk* — the probability that it is open and
+//! every try so far was dropped — by the current drop estimate for its host: a smoothed loss over
+//! the host's recent samples (half-life [`HOST_HALF_LIFE`] samples), with the scan's estimate as
+//! prior (weight [`PRIOR`] samples) and one pseudo-loss as an upper-bound margin, so that little
+//! evidence means more tries, not fewer. A port is declared `filtered` only when its risk is at most
+//! [`RISK_BOUND`] (10⁻⁴) and it had `1 + min_retries` tries; `max_retries` stays a cap. A port
+//! capped while its risk is still above the bound is counted as *unresolved* on its host, and the
+//! scan's warnings say so. Without any answer anywhere (a dead host, a fully filtered one) there
+//! is no evidence of loss and a silent port gets `1 + min_retries` tries, as before.
+//!
+//! Retries are paced like first tries, and a retry leaves only after the previous try's timeout,
+//! so a token bucket refills between them.
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
+
+/// A port is called filtered when the chance that it is open and all its tries were lost is at
+/// most this.
+pub const RISK_BOUND: f64 = 1e-4;
+/// Samples a generation needs before its loss may cut the rate.
+pub const MIN_SAMPLES: u32 = 40;
+/// Loss above the base that always counts as congestion, whatever the noise.
+pub const LOSS_MARGIN: f64 = 0.02;
+/// After a cut, send this fraction of what was measured to get through.
+pub const HEADROOM: f64 = 0.92;
+/// A cut never divides the rate by more than this at once (a noisy estimate cannot stall a scan).
+pub const MAX_CUT: f64 = 64.0;
+/// Growth per round in congestion avoidance.
+pub const GROWTH: f64 = 1.05;
+/// Growth per round after `QUIET_ROUNDS` rounds without a cut.
+pub const PROBE_GROWTH: f64 = 1.25;
+pub const QUIET_ROUNDS: u32 = 8;
+/// Sends booked ahead per flow: about 10 ms worth, so that the timer's 1 ms granularity never
+/// starves a fast flow and a cut reaches the wire within a few slots.
+fn horizon(rate: f64) -> usize {
+    (rate * 0.010).clamp(4.0, 2048.0) as usize
+}
+
+/// The slowest a flow is paced (probes per second).
+pub const MIN_RATE: f64 = 5.0;
+/// One pilot per this many silent tries on a host with a known answering port.
+pub const PILOT_EVERY: u32 = 16;
+/// Half-life of a host's loss estimate, in samples; the scan's is `SCAN_HALF_LIFE`.
+pub const HOST_HALF_LIFE: f64 = 64.0;
+pub const SCAN_HALF_LIFE: f64 = 512.0;
+/// Weight of the scan's estimate as the prior of a host's, in samples.
+pub const PRIOR: f64 = 32.0;
+/// The shortest round of growth (timeouts can be clamped very low by the user).
+const MIN_ROUND: Duration = Duration::from_millis(20);
+
+/// Exponentially decayed counts of samples: recent loss, cheap to keep per host.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct LossEstimate {
+    lost: f64,
+    total: f64,
+}
+
+impl LossEstimate {
+    pub fn add(&mut self, lost: u32, ok: u32, half_life: f64) {
+        let keep = (-std::f64::consts::LN_2 / half_life * f64::from(lost + ok)).exp();
+        self.lost *= keep;
+        self.total *= keep;
+        self.lost += f64::from(lost);
+        self.total += f64::from(lost + ok);
+    }
+
+    pub fn samples(&self) -> f64 {
+        self.total
+    }
+
+    /// The point estimate (0 without samples).
+    pub fn loss(&self) -> f64 {
+        if self.total > 0.0 {
+            self.lost / self.total
+        } else {
+            0.0
+        }
+    }
+
+    /// An upper estimate: one pseudo-loss added, with `prior` samples at `prior_p` blended in.
+    pub fn upper(&self, prior_p: f64, prior: f64) -> f64 {
+        ((self.lost + prior_p * prior + 1.0) / (self.total + prior + 2.0)).min(1.0)
+    }
+}
+
+/// What a try carries from its send to its fate: the generations of the flows it went through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Ticket {
+    pub host_gen: u32,
+    pub scan_gen: u32,
+}
+
+/// One controlled flow: a paced rate, cut on measured loss and grown while answers come back.
+#[derive(Debug, Clone)]
+pub struct Flow {
+    /// Probes per second; infinite until the first cut.
+    rate: f64,
+    ssthresh: f64,
+    /// Cap from the user's `rate` option (infinite without one).
+    ceiling: f64,
+    next: Instant,
+    gen: u32,
+    gen_start: Instant,
+    sent: u32,
+    ok: u32,
+    lost: u32,
+    base: f64,
+    /// Rate and loss of the previous generation, to tell rate-independent loss.
+    prev: Option<(f64, f64)>,
+    held: bool,
+    last_round: Instant,
+    quiet_rounds: u32,
+    pub cuts: u32,
+    /// Reservations ahead of time are bounded (see `horizon`), so that a cut takes effect at once
+    /// instead of after a queue of slots booked at the old rate has drained.
+    ahead: Arc<Semaphore>,
+    ahead_permits: usize,
+    /// Permits to retire as they come back, after the horizon shrank.
+    debt: usize,
+}
+
+/// What a cut did (for tests and statistics).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Cut {
+    pub from: f64,
+    pub to: f64,
+    pub loss: f64,
+}
+
+impl Flow {
+    pub fn new(now: Instant, ceiling: Option<f64>) -> Self {
+        Flow {
+            rate: f64::INFINITY,
+            ssthresh: f64::INFINITY,
+            ceiling: ceiling.unwrap_or(f64::INFINITY),
+            next: now,
+            gen: 0,
+            gen_start: now,
+            sent: 0,
+            ok: 0,
+            lost: 0,
+            base: 0.0,
+            prev: None,
+            held: false,
+            last_round: now,
+            quiet_rounds: 0,
+            cuts: 0,
+            ahead: Arc::new(Semaphore::new(0)),
+            ahead_permits: 0,
+            debt: 0,
+        }
+    }
+
+    /// The reservation permit to wait for before `reserve`, None while unpaced.
+    pub fn ahead(&self) -> Option<Arc<Semaphore>> {
+        self.rate.is_finite().then(|| Arc::clone(&self.ahead))
+    }
+
+    /// Give back a reservation permit (at its slot's time), or retire it if the horizon shrank.
+    pub fn release(&mut self, permit: OwnedSemaphorePermit) {
+        if self.debt > 0 {
+            self.debt -= 1;
+            permit.forget();
+        }
+    }
+
+    fn set_rate(&mut self, rate: f64) {
+        self.rate = rate;
+        let want = horizon(rate);
+        if want > self.ahead_permits {
+            let add = want - self.ahead_permits;
+            let repaid = add.min(self.debt);
+            self.debt -= repaid;
+            self.ahead.add_permits(add - repaid);
+        } else {
+            let drop = self.ahead_permits - want;
+            let forgot = self.ahead.forget_permits(drop);
+            self.debt += drop - forgot;
+        }
+        self.ahead_permits = want;
+    }
+
+    /// The paced rate, None while unpaced.
+    pub fn rate(&self) -> Option<f64> {
+        self.rate.is_finite().then_some(self.rate)
+    }
+
+    pub fn gen(&self) -> u32 {
+        self.gen
+    }
+
+    /// Reserve a send slot: the instant to wait for (None: go now) and the generation to record.
+    pub fn reserve(&mut self, now: Instant) -> (Option<Instant>, u32) {
+        self.sent = self.sent.saturating_add(1);
+        if !self.rate.is_finite() {
+            return (None, self.gen);
+        }
+        let interval = Duration::from_secs_f64(1.0 / self.rate);
+        // Unused time is not banked beyond one interval: no burst after a pause.
+        let at = self.next.max(now.checked_sub(interval).unwrap_or(now));
+        self.next = at + interval;
+        if at > now {
+            self.held = true;
+            (Some(at), self.gen)
+        } else {
+            (None, self.gen)
+        }
+    }
+
+    /// Samples of tries sent in generation `gen`; returns a cut if the loss calls for one.
+    /// `may_cut` is false when the caller knows the loss is not this flow's to react to.
+    pub fn sample(&mut self, gen: u32, lost: u32, ok: u32, now: Instant, round: Duration, may_cut: bool) -> Option<Cut> {
+        if gen == self.gen {
+            self.lost = self.lost.saturating_add(lost);
+            self.ok = self.ok.saturating_add(ok);
+        }
+        let n = self.lost + self.ok;
+        if n >= 2 * MIN_SAMPLES && gen == self.gen {
+            // A base read from noise, or random loss that went away, must not hide congestion.
+            let p = f64::from(self.lost) / f64::from(n);
+            if p + LOSS_MARGIN < self.base {
+                self.base = p;
+            }
+        }
+        if lost > 0 && gen == self.gen && n >= MIN_SAMPLES && may_cut {
+            let p = f64::from(self.lost) / f64::from(n);
+            let noise = 2.0 * (p * (1.0 - p) / f64::from(n)).sqrt();
+            if p > self.base + LOSS_MARGIN.max(noise) {
+                return Some(self.cut(p, now));
+            }
+        }
+        self.maybe_grow(now, round);
+        None
+    }
+
+    fn cut(&mut self, p: f64, now: Instant) -> Cut {
+        let n = f64::from(self.ok + self.lost);
+        let elapsed = now.duration_since(self.gen_start).as_secs_f64().max(1e-3);
+        let sent_rate = (f64::from(self.sent) / elapsed).min(self.rate);
+        // Loss that stayed where it was after the rate fell by a fifth or more is the path's, not
+        // the rate's (random loss). Only moderate loss is read that way: near-total loss is what a
+        // limiter far below the sending rate looks like at any rate above it.
+        if let Some((prev_rate, prev_p)) = self.prev {
+            if sent_rate <= 0.8 * prev_rate && p >= 0.8 * prev_p && prev_p <= 0.5 && n >= f64::from(MIN_SAMPLES) {
+                self.base = self.base.max(p.min(prev_p));
+            }
+        }
+        // What got through, with one pseudo-success: zero successes in n samples is not a rate of 0.
+        let through = (f64::from(self.ok) + 1.0) / (n + 2.0);
+        let excess_through = (through / (1.0 - self.base).max(0.1)).min(1.0);
+        let from = self.rate;
+        let to = (sent_rate * excess_through * HEADROOM).max(sent_rate / MAX_CUT).max(MIN_RATE).min(self.ceiling);
+        self.prev = Some((sent_rate, p));
+        self.set_rate(to);
+        self.ssthresh = to;
+        self.gen = self.gen.wrapping_add(1);
+        self.gen_start = now;
+        self.next = now;
+        (self.sent, self.ok, self.lost) = (0, 0, 0);
+        self.held = false;
+        self.last_round = now;
+        self.quiet_rounds = 0;
+        self.cuts += 1;
+        if std::env::var_os("PL_CC_DEBUG").is_some() {
+            eprintln!("cut {from:.0} -> {to:.0} p={p:.3} n={n} base={:.3} sent_rate={sent_rate:.0} elapsed={elapsed:.3}", self.base);
+        }
+        Cut { from, to, loss: p }
+    }
+
+    /// Once per round: grow if the pacer held sends back and loss is at its base.
+    fn maybe_grow(&mut self, now: Instant, round: Duration) {
+        if !self.rate.is_finite() || now.duration_since(self.last_round) < round.max(MIN_ROUND) {
+            return;
+        }
+        self.last_round = now;
+        let n = self.lost + self.ok;
+        let p = if n > 0 { f64::from(self.lost) / f64::from(n) } else { 0.0 };
+        if !self.held || p > self.base + LOSS_MARGIN {
+            return;
+        }
+        self.held = false;
+        self.quiet_rounds += 1;
+        let factor = if self.rate < self.ssthresh {
+            2.0
+        } else if self.quiet_rounds >= QUIET_ROUNDS {
+            PROBE_GROWTH
+        } else {
+            GROWTH
+        };
+        self.set_rate((self.rate * factor).min(self.ceiling).min(1e7));
+        if std::env::var_os("PL_CC_DEBUG").is_some() {
+            eprintln!("grow -> {:.0} p={p:.3} n={n}", self.rate);
+        }
+    }
+}
+
+/// The drop estimate used for a silent try: the host's recent loss with the scan's as prior.
+/// None when nothing anywhere has answered: no evidence of loss at all.
+pub fn drop_estimate(host: Option<&LossEstimate>, scan: &LossEstimate) -> Option<f64> {
+    let scan_p = if scan.samples() > 0.0 { scan.upper(0.0, 0.0) } else { 0.0 };
+    match host {
+        Some(h) if h.samples() > 0.0 => Some(h.upper(scan_p, PRIOR)),
+        _ if scan.samples() > 0.0 => Some(scan_p),
+        _ => None,
+    }
+}
+
+/// Whether a port silent through `tries` tries, with risk `risk`, is settled as filtered; and if
+/// so, whether it was settled only by the cap (unresolved).
+pub fn verdict(tries: u32, risk: f64, min_retries: u8, max_retries: u8) -> Option<bool> {
+    if tries > u32::from(max_retries) {
+        return Some(risk > RISK_BOUND);
+    }
+    (tries > u32::from(min_retries) && risk <= RISK_BOUND).then_some(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ROUND: Duration = Duration::from_millis(100);
+
+    /// A token bucket (rate n/s, burst b) in front of a flow that sends as its pacer allows.
+    /// Returns (accepted per second over the last `tail` seconds, loss over the same window).
+    fn simulate(n: f64, b: f64, random_loss: f64, secs: f64, seed: u64) -> (f64, f64, Flow) {
+        let t0 = Instant::now();
+        let mut flow = Flow::new(t0, None);
+        let mut rng = seed;
+        let mut rand = move || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            (rng % 1_000_000) as f64 / 1e6
+        };
+        let mut tokens = b;
+        let (mut now, step) = (t0, Duration::from_micros(10));
+        let end = t0 + Duration::from_secs_f64(secs);
+        // Outcomes become known one round after the send.
+        let mut pending: std::collections::VecDeque<(Instant, u32, bool)> = Default::default();
+        let (mut acc_tail, mut lost_tail, mut sent_tail) = (0u64, 0u64, 0u64);
+        let tail_from = t0 + Duration::from_secs_f64(secs / 2.0);
+        let mut last = t0;
+        while now < end {
+            tokens = (tokens + n * now.duration_since(last).as_secs_f64()).min(b);
+            last = now;
+            // The scanner would send up to 100k/s when unpaced.
+            let (slot, gen) = flow.reserve(now);
+            let send_at = slot.unwrap_or(now).max(now);
+            now = send_at.max(now + Duration::from_micros(10)).max(now + step);
+            let through = tokens >= 1.0 && rand() >= random_loss;
+            if tokens >= 1.0 {
+                tokens -= 1.0;
+            }
+            if send_at >= tail_from {
+                sent_tail += 1;
+                if through {
+                    acc_tail += 1;
+                } else {
+                    lost_tail += 1;
+                }
+            }
+            pending.push_back((send_at + ROUND, gen, through));
+            while pending.front().is_some_and(|p| p.0 <= now) {
+                let (_, g, ok) = pending.pop_front().unwrap();
+                flow.sample(g, u32::from(!ok), u32::from(ok), now, ROUND, true);
+            }
+        }
+        let tail = secs / 2.0;
+        (acc_tail as f64 / tail, lost_tail as f64 / sent_tail.max(1) as f64, flow)
+    }
+
+    #[test]
+    fn converges_to_a_token_bucket_rate() {
+        for (n, b, seed) in [(500.0, 10.0, 1), (3000.0, 100.0, 2), (20_000.0, 50.0, 3)] {
+            let (accepted, loss, flow) = simulate(n, b, 0.0, 8.0, seed);
+            assert!(accepted > 0.85 * n, "limit {n}: only {accepted:.0}/s got through");
+            assert!(loss < 0.12, "limit {n}: loss {loss:.3} stays high");
+            assert!(flow.cuts >= 1);
+        }
+    }
+
+    #[test]
+    fn random_loss_does_not_collapse_the_rate() {
+        // 20 % loss on an unlimited path: after learning the base, the rate must not keep falling.
+        let (accepted, _, flow) = simulate(1e9, 1e9, 0.2, 8.0, 7);
+        assert!(accepted > 20_000.0, "rate collapsed: {accepted:.0}/s, flow {flow:?}");
+        assert!(flow.base > 0.1, "{flow:?}");
+    }
+
+    #[test]
+    fn unlimited_flow_is_never_paced() {
+        let t0 = Instant::now();
+        let mut f = Flow::new(t0, None);
+        for i in 0..10_000u32 {
+            assert_eq!(f.reserve(t0).0, None);
+            assert_eq!(f.sample(0, 0, 1, t0 + Duration::from_micros(u64::from(i)), ROUND, true), None);
+        }
+        assert_eq!(f.rate(), None);
+    }
+
+    #[test]
+    fn verdict_needs_min_tries_and_low_risk_and_caps() {
+        assert_eq!(verdict(1, 0.0, 1, 10), None, "one try is never enough");
+        assert_eq!(verdict(2, 1e-6, 1, 10), Some(false));
+        assert_eq!(verdict(2, 1e-3, 1, 10), None);
+        assert_eq!(verdict(11, 1e-3, 1, 10), Some(true), "capped while risky: unresolved");
+        assert_eq!(verdict(11, 1e-6, 1, 10), Some(false));
+    }
+
+    #[test]
+    fn drop_estimate_uses_scan_prior_and_is_none_without_evidence() {
+        let none = LossEstimate::default();
+        assert_eq!(drop_estimate(None, &none), None);
+        let mut scan = LossEstimate::default();
+        scan.add(0, 1000, SCAN_HALF_LIFE);
+        let p = drop_estimate(None, &scan).unwrap();
+        assert!(p < 0.01, "{p}");
+        // A host with a few samples, all lost: its own evidence pulls the estimate up.
+        let mut host = LossEstimate::default();
+        host.add(20, 0, HOST_HALF_LIFE);
+        let ph = drop_estimate(Some(&host), &scan).unwrap();
+        assert!(ph > 0.3, "{ph}");
+        // No loss anywhere, plenty of samples: two tries settle a port.
+        let mut clean = LossEstimate::default();
+        clean.add(0, 500, HOST_HALF_LIFE);
+        let pc = drop_estimate(Some(&clean), &scan).unwrap();
+        assert!(pc * pc <= RISK_BOUND, "{pc}");
+    }
+}
