@@ -64,7 +64,10 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--concurrency", type=int, default=8192, help="probes in flight at most")
     s.add_argument("--max-per-host", type=int, help="probes in flight against one host")
     s.add_argument(
-        "--max-retries", type=int, default=10, help="cap on retries of a silent port (TCP retries until loss is ruled out)"
+        "--max-retries",
+        type=int,
+        default=10,
+        help="cap on retries of a silent port (TCP retries until loss is ruled out)",
     )
     s.add_argument("--min-retries", type=int, default=1, help="retries of silent probes")
     s.add_argument("--initial-rtt-timeout", type=float, default=1.0, help="seconds, before any RTT is known")
