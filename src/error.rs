@@ -45,6 +45,11 @@ pub enum Error {
 
     #[error("scan failed: {0}")]
     Io(#[from] std::io::Error),
+
+    /// A bug: a task of the engine panicked. The scan fails rather than end "complete" with
+    /// that task's results silently missing.
+    #[error("scan failed: internal error: {0}")]
+    Internal(String),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;

@@ -389,6 +389,8 @@ def _scan(args: argparse.Namespace) -> int:
         print(result.summary())
         for path in status.written(outputs):
             print(f"  written: {path}")
+    for warning in result.warnings:  # even with --quiet: the result may be incomplete
+        print(f"portlens: warning: {warning}", file=sys.stderr)
     store_commands.finish_scan(args, store, s, result)
     failed = assessor is not None and assessor(result, args.quiet)
     if interrupted:

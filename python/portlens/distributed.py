@@ -340,6 +340,19 @@ class ShardFailure:
     kind: str
 
 
+def _add_host_stats(acc: dict[str, Any] | None, shard: Mapping[str, Any]) -> dict[str, Any]:
+    """One host's probing statistics over its port-range shards: counters summed, the drop rate
+    recomputed from them, the slowest paced rate kept (None: no shard was ever limited)."""
+    out = dict(acc or {})
+    for k, v in shard.items():
+        if k not in ("drop_rate", "rate"):
+            out[k] = int(out.get(k) or 0) + int(v or 0)
+    rates = [r for r in ((acc or {}).get("rate"), shard.get("rate")) if r is not None]
+    out["rate"] = min(rates) if rates else None
+    out["drop_rate"] = out["lost"] / out["samples"] if out.get("samples") else None
+    return out
+
+
 @dataclass
 class _Merged:
     """What the result keeps of a shard besides its port results."""
@@ -350,6 +363,7 @@ class _Merged:
     counts: dict[str, int]
     hosts: list[dict[str, Any]]
     stats: dict[str, Any]
+    warnings: list[str] = dataclasses.field(default_factory=list)
 
 
 @dataclass
@@ -517,6 +531,7 @@ class DistributedScan:
             counts={k: int(v) for k, v in r["counts"].items()},
             hosts=list(r["hosts"]),
             stats=dict(r["stats"]),
+            warnings=[str(w) for w in r.get("warnings", ())],
         )
         self._found.extend(ports)
         self._pending.extend(ports)
@@ -640,6 +655,7 @@ class DistributedScan:
             ports_per_host=self.plan.ports_per_host,
             options=self._options,
             stats=self._stats(merged, elapsed),
+            warnings=tuple(dict.fromkeys(w for m in merged for w in m.warnings)),
         )
 
     def _hosts(self, merged: list[_Merged], by_host: Mapping[str, list[PortResult]]) -> tuple[HostResult, ...]:
@@ -658,6 +674,7 @@ class DistributedScan:
                         "reason": h.get("reason"),
                         "counts": {},
                         "rtt": None,
+                        "stats": None,
                     }
                 elif state == "up" and e["state"] != "up":
                     e["state"], e["reason"] = state, h.get("reason")
@@ -665,6 +682,8 @@ class DistributedScan:
                     e["counts"][k] = e["counts"].get(k, 0) + int(n)
                 if e["rtt"] is None:
                     e["rtt"] = h.get("rtt")
+                if h.get("stats") is not None:
+                    e["stats"] = _add_host_stats(e["stats"], h["stats"])
         hosts = [
             HostResult(
                 address=address,
@@ -674,6 +693,7 @@ class DistributedScan:
                 ports=tuple(by_host.get(address, ())),
                 state=e["state"],
                 reason=e["reason"],
+                stats=e["stats"],
             )
             for address, e in acc.items()
         ]

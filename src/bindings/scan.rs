@@ -16,7 +16,16 @@ use tokio::task::JoinHandle;
 /// (host, port, protocol, state, reason, rtt seconds, attempts, hostname, service as JSON)
 type Row = (String, u16, &'static str, &'static str, &'static str, Option<f64>, u8, Option<String>, Option<String>);
 
+/// The longest duration any option takes: a day. Longer is not a timeout but a hang, and deadlines
+/// far in the future overflow the clock.
+const MAX_SECONDS: f64 = 86_400.0;
+
 fn seconds(name: &str, value: f64) -> PyResult<Duration> {
+    if value > MAX_SECONDS {
+        return Err(
+            Error::option(name, format!("{value} seconds is more than the ceiling of {MAX_SECONDS} (a day)")).into()
+        );
+    }
     Duration::try_from_secs_f64(value)
         .map_err(|_| Error::option(name, format!("{value} is not a non-negative number of seconds")).into())
 }

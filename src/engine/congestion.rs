@@ -269,7 +269,15 @@ impl Flow {
 
     /// Samples of tries sent in generation `gen`; returns a cut if the loss calls for one.
     /// `may_cut` is false when the caller knows the loss is not this flow's to react to.
-    pub fn sample(&mut self, gen: u32, lost: u32, ok: u32, now: Instant, round: Duration, may_cut: bool) -> Option<Cut> {
+    pub fn sample(
+        &mut self,
+        gen: u32,
+        lost: u32,
+        ok: u32,
+        now: Instant,
+        round: Duration,
+        may_cut: bool,
+    ) -> Option<Cut> {
         if gen == self.gen {
             self.lost = self.lost.saturating_add(lost);
             self.ok = self.ok.saturating_add(ok);
@@ -321,9 +329,6 @@ impl Flow {
         self.last_round = now;
         self.quiet_rounds = 0;
         self.cuts += 1;
-        if std::env::var_os("PL_CC_DEBUG").is_some() {
-            eprintln!("cut {from:.0} -> {to:.0} p={p:.3} n={n} base={:.3} sent_rate={sent_rate:.0} elapsed={elapsed:.3}", self.base);
-        }
         Cut { from, to, loss: p }
     }
 
@@ -348,9 +353,6 @@ impl Flow {
             GROWTH
         };
         self.set_rate((self.rate * factor).min(self.ceiling).min(1e7));
-        if std::env::var_os("PL_CC_DEBUG").is_some() {
-            eprintln!("grow -> {:.0} p={p:.3} n={n}", self.rate);
-        }
     }
 }
 

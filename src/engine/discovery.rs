@@ -45,6 +45,7 @@ pub(super) async fn discover(ctx: &Arc<Ctx>, found: mpsc::UnboundedSender<IpAddr
         let (ctx, up, silent, pinger) = (Arc::clone(ctx), Arc::clone(&up), Arc::clone(&silent), pinger.clone());
         let found = found.clone();
         tracker.spawn(async move {
+            let _guard = super::PanicGuard(&ctx);
             if ping_host(&ctx, ip, pinger.as_deref()).await {
                 up.lock().unwrap_or_else(|e| e.into_inner()).push(ip);
                 let _ = found.send(ip); // the scan may have been cancelled: nobody listens

@@ -14,8 +14,8 @@ use crate::probe::tcp::{self, Attempt};
 use crate::result::{PortResult, PortState, Progress, Protocol, Reason, ScanStatus, ScanSummary, STATES};
 use crate::targets::Targets;
 use crate::{Error, Result};
-use hosts::HostTable;
 use congestion::Ticket;
+use hosts::HostTable;
 use limits::{Limiter, Pacer};
 use permute::Permutation;
 use record::record;
@@ -180,6 +180,24 @@ impl Ctx {
         self.cancel.cancel();
     }
 }
+
+/// On the stack of every engine task: if the task unwinds (a bug), the scan fails and stops
+/// instead of ending "complete" with that task's results missing.
+struct PanicGuard<'a>(&'a Ctx);
+
+impl Drop for PanicGuard<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let err = Error::Internal("an engine task panicked; the results would be incomplete".into());
+            self.0.fatal.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(err);
+            self.0.cancel.cancel();
+        }
+    }
+}
+
+/// Tests make the probe of this port of 127.0.0.2 panic, to check that a panic never ends "complete".
+#[cfg(test)]
+pub(crate) static PANIC_PORT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(u32::MAX);
 
 /// A running scan: its results as they are found, its final summary, and a monitor.
 pub struct ScanHandle {
@@ -381,7 +399,13 @@ async fn tcp_pipeline(
 /// Spawn a probe for every (host, port) onto `tracker`, port-major in permuted order, as the
 /// limiter allows (pacing happens per try, in `send_slot`); returns once all are spawned or the
 /// scan is cancelled.
-async fn spawn_tcp(ctx: &Arc<Ctx>, hosts: &HostList, ports: &PortList, tx: &mpsc::Sender<PortResult>, tracker: &TaskTracker) {
+async fn spawn_tcp(
+    ctx: &Arc<Ctx>,
+    hosts: &HostList,
+    ports: &PortList,
+    tx: &mpsc::Sender<PortResult>,
+    tracker: &TaskTracker,
+) {
     let n_hosts = hosts.len(&ctx.targets);
     let Some(total) = n_hosts.checked_mul(ports.len() as u64).filter(|&t| t > 0) else { return };
     let perm = Permutation::new(total, ctx.config.randomize, ctx.config.seed);
@@ -480,6 +504,12 @@ fn from_host(reason: Reason) -> bool {
 /// One (host, port) to a final state: paced tries until an answer, or until enough silent tries
 /// that an open port would have answered (see `congestion`); waits out resource errors.
 async fn probe(ctx: Arc<Ctx>, tx: mpsc::Sender<PortResult>, ip: IpAddr, port: u16, mut permit: OwnedSemaphorePermit) {
+    let _guard = PanicGuard(&ctx);
+    #[cfg(test)]
+    assert!(
+        !(ip == IpAddr::from([127, 0, 0, 2]) && u32::from(port) == PANIC_PORT.load(Ordering::Relaxed)),
+        "deliberate panic (test)"
+    );
     let _host_slot = ctx.host_permit(ip).await;
     let addr = SocketAddr::new(ip, port);
     let rto = || ctx.hosts.rto(&ip);
@@ -559,6 +589,7 @@ fn spawn_pilot(ctx: &Arc<Ctx>, addr: SocketAddr) {
     let ctx2 = Arc::clone(ctx);
     ctx.pilots.spawn(async move {
         let ctx = ctx2;
+        let _guard = PanicGuard(&ctx);
         let stop = &ctx.pilots_stop;
         let Some(ticket) = send_slot(&ctx, addr.ip(), stop).await else { return };
         ctx.counters.attempts.fetch_add(1, Ordering::Relaxed);

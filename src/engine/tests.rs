@@ -145,3 +145,21 @@ fn invalid_config_is_refused_before_starting() {
     let err = start(targets("198.18.9.1"), cfg, rt.handle()).err().unwrap();
     assert!(err.to_string().contains("rate"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_probe_fails_the_scan_instead_of_completing() {
+    assert_private_namespace();
+    let listener = TcpListener::bind("127.0.0.2:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    PANIC_PORT.store(u32::from(port), Ordering::Relaxed);
+    let cfg = ScanConfig::new(PortList::parse(&format!("1-200,{port}"), "").unwrap());
+    let h = start(targets("127.0.0.2"), cfg, &tokio::runtime::Handle::current()).unwrap();
+    let mut results = h.results;
+    while results.recv().await.is_some() {}
+    let out = h.task.await.unwrap();
+    PANIC_PORT.store(u32::MAX, Ordering::Relaxed);
+    match out {
+        Err(Error::Internal(msg)) => assert!(msg.contains("panicked"), "{msg}"),
+        other => panic!("a panicked probe must fail the scan, got {other:?}"),
+    }
+}

@@ -54,6 +54,7 @@ pub(super) async fn phase(ctx: &Arc<Ctx>, hosts: &HostList, ports: &PortList, tx
         };
         let (ctx, tx, ports) = (Arc::clone(ctx), tx.clone(), Arc::clone(&ports));
         tracker.spawn(async move {
+            let _guard = super::PanicGuard(&ctx);
             scan_host(&ctx, ip, &ports, &tx).await;
             drop(slot);
         });
