@@ -13,10 +13,13 @@ pub fn reply_code(data: &[u8]) -> Option<u16> {
     std::str::from_utf8(code).ok()?.parse().ok()
 }
 
-/// A 220 greeting (SMTP's 220 greetings are taken by the mail parser first).
+/// A 220 greeting that is not SMTP's (which says SMTP or mail: the mail parser's).
 pub fn parse_banner(data: &[u8]) -> Option<Hit> {
     let line = text::first_line(data)?;
     if !(line.starts_with(b"220 ") || line.starts_with(b"220-")) || !text::is_text(line) || line.len() > 512 {
+        return None;
+    }
+    if super::mail::parse_banner(data).is_some() {
         return None;
     }
     let s = String::from_utf8_lossy(line).into_owned();
@@ -77,6 +80,7 @@ mod tests {
     fn greeting_and_codes() {
         assert_eq!(parse_banner(b"220 (vsFTPd 3.0.3)\r\n").unwrap().conf, 10);
         assert!(parse_banner(b"220 (vsFTPd 3.0.3)").is_none());
+        assert!(parse_banner(b"220 mx.example ESMTP Postfix\r\n").is_none());
         assert_eq!(reply_code(b"230-Welcome\r\n230 Login ok\r\n"), Some(230));
         assert_eq!(reply_code(b"230-Welcome\r\n"), None);
         assert_eq!(reply_code(b"331 Please specify the password.\r\n"), Some(331));

@@ -219,8 +219,9 @@ pub fn parse(d: &[u8]) -> Option<Hit> {
         }
         return Some(classify(&r));
     }
-    // Redis answers an HTTP request line with a RESP error about the GET command.
-    if d.starts_with(b"-ERR wrong number of arguments for 'get'") || d.starts_with(b"-ERR unknown command") {
+    // Redis answers an HTTP request line with a RESP error about the GET command (a whole line).
+    let line = text::first_line(d)?;
+    if line.starts_with(b"-ERR wrong number of arguments for 'get'") || line.starts_with(b"-ERR unknown command") {
         return Some(Hit::new("redis", 7));
     }
     None

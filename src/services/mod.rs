@@ -89,6 +89,8 @@ mod x11;
 pub mod fuzzing;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod truncation;
 
 use conn::Conn;
 use serde::Serialize;

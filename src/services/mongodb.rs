@@ -12,7 +12,7 @@ pub const PROBE: Probe = Probe {
     parse,
 };
 
-const REQ_ID: i32 = 0x504c_0001;
+pub(crate) const REQ_ID: i32 = 0x504c_0001;
 const OP_MSG: i32 = 2013;
 const OP_REPLY: i32 = 1;
 /// Largest reply we accept (a listDatabases reply of a big server stays well under this).

@@ -1,26 +1,29 @@
-//! PostgreSQL (frontend/backend protocol 3.0): SSLRequest answered by one byte, then a
-//! StartupMessage answered by an authentication request or an error.
+//! PostgreSQL (frontend/backend protocol 3.0): a StartupMessage, answered by an authentication
+//! request or an error. (The one-byte answer to an SSLRequest, `S` or `N`, decides nothing: it is
+//! also the first byte of an SSH banner, or of any reply dripped a byte at a time.)
 use super::conn::{self, CAP};
 use super::text;
 use super::{Ctx, Hit, Probe};
 
-pub const PROBE: Probe = Probe {
-    name: "postgresql",
-    ports: &[(5432, 5433)],
-    request: |_| SSL_REQUEST.to_vec(),
-    done: |d| !d.is_empty(),
-    parse,
-};
+pub const PROBE: Probe = Probe { name: "postgresql", ports: &[(5432, 5433)], request: |_| startup(), done, parse };
 
-const SSL_REQUEST: [u8; 8] = [0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f];
+/// The reply is complete (an authentication request or an error is in), or is not PostgreSQL's.
+fn done(d: &[u8]) -> bool {
+    match d.first() {
+        None => false,
+        Some(b'R' | b'E') => parse_startup(d).is_some() || text::be32(d, 1).is_some_and(|n| n > 65_536),
+        Some(_) => true,
+    }
+}
 
 fn parse(d: &[u8]) -> Option<Hit> {
-    // Exactly one byte: anything longer is not an answer to SSLRequest.
-    match d {
-        [b'S'] => Some(Hit::new("postgresql", 6).field("ssl", "supported")),
-        [b'N'] => Some(Hit::new("postgresql", 6).field("ssl", "not supported")),
-        _ => None,
-    }
+    let s = parse_startup(d)?;
+    let hit = Hit::new("postgresql", 10).product("PostgreSQL", None);
+    Some(match (s.auth, &s.error) {
+        (Some(a), _) => hit.field("auth", auth_name(a)),
+        (None, Some(e)) => hit.field("error", e.clone()),
+        _ => hit,
+    })
 }
 
 pub fn startup() -> Vec<u8> {
@@ -55,11 +58,16 @@ pub fn parse_startup(d: &[u8]) -> Option<Startup> {
         }
         let Some(body) = d.get(at + 5..at + 1 + len) else { break };
         match kind {
-            b'R' => s.auth = Some(text::be32(body, 0)?),
+            // AuthenticationOk (0) to AuthenticationSASLFinal (12)
+            b'R' => s.auth = Some(text::be32(body, 0).filter(|&code| code <= 12)?),
             b'E' => {
-                let mut fields = body.split(|&b| b == 0).filter(|f| !f.is_empty());
-                let msg = fields.find(|f| f[0] == b'M').map(|f| text::lossy(&f[1..], 300));
-                s.error = Some(msg.unwrap_or_default());
+                // ErrorResponse: typed fields (severity, code, message...), each ended by a NUL
+                let fields: Vec<&[u8]> = body.split(|&b| b == 0).filter(|f| !f.is_empty()).collect();
+                if fields.is_empty() || !fields.iter().all(|f| b"SVCMDHPpqWstcdnFLR".contains(&f[0])) {
+                    return None;
+                }
+                let msg = fields.iter().find(|f| f[0] == b'M').map(|f| text::lossy(&f[1..], 300));
+                s.error = Some(msg?);
             }
             b'S' => {
                 let mut kv = body.split(|&b| b == 0);
@@ -127,8 +135,9 @@ mod tests {
         e.extend_from_slice(&((body.len() + 4) as u32).to_be_bytes());
         e.extend_from_slice(body);
         assert_eq!(parse_startup(&e).unwrap().error.as_deref(), Some("no pg_hba.conf entry"));
-        assert!(parse(b"N").is_some());
-        assert!(parse(b"NN").is_none());
+        assert_eq!(parse(&r).unwrap().name, "postgresql");
+        assert!(parse(b"N").is_none() && parse(b"S").is_none());
+        assert!(parse(&r[..8]).is_none());
         assert!(parse_startup(b"HTTP/1.1 400").is_none());
     }
 }

@@ -6,7 +6,7 @@ use super::{Ctx, Hit, Probe};
 pub const PROBE: Probe =
     Probe { name: "rpcbind", ports: &[(111, 111), (2049, 2049)], request: |_| call(XID, 100_000, 2), done, parse };
 
-const XID: u32 = 0x504c_0111;
+pub(crate) const XID: u32 = 0x504c_0111;
 
 pub fn call(xid: u32, prog: u32, vers: u32) -> Vec<u8> {
     let words = [xid, 0, 2, prog, vers, 0, 0, 0, 0, 0];

@@ -154,6 +154,9 @@ fn parse(d: &[u8]) -> Option<Hit> {
 /// A NetBIOS positive (0x82) or negative (0x83) session response.
 pub fn session_reply(d: &[u8]) -> Option<bool> {
     let n = usize::from(text::be16(d, 2)?);
+    if d.len() < 4 + n {
+        return None; // a refusal carries its error code: too short to decide without it
+    }
     match (*d.first()?, *d.get(1)?, n) {
         (0x82, 0, 0) => Some(true),
         (0x83, 0, 1) => Some(false),
