@@ -18,7 +18,12 @@ else
   toolchain=() && echo "fuzz: no nightly toolchain, building without AddressSanitizer"
 fi
 export RUSTFLAGS="$flags"
-cargo "${toolchain[@]}" build --release --target "$triple" --bins
+# --locked: fuzz/Cargo.lock pins the same crate versions as ../Cargo.lock, plus libfuzzer-sys's own
+if ! cargo "${toolchain[@]}" build --locked --release --target "$triple" --bins; then
+  echo "fuzz: build failed; if portlens's dependencies changed, renew fuzz/Cargo.lock from ../Cargo.lock:" >&2
+  echo "  cp Cargo.lock fuzz/ && (cd fuzz && cargo metadata --format-version 1 >/dev/null)   # then commit it" >&2
+  exit 1
+fi
 mkdir -p artifacts
 for target in all_parsers tls x509 http smb_rdp binary; do
   mkdir -p "corpus/$target"

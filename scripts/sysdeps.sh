@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install the Debian packages the tests, the demo and the benchmark need, if any is missing.
-# Usage: scripts/sysdeps.sh [test|bench]
+# Usage: scripts/sysdeps.sh [test|demo|bench]
+# (Python's venv and the Rust toolchain: scripts/env.sh.)
 set -euo pipefail
 # The lab's UDP part runs these servers itself, inside its namespaces (chrony replaces systemd-timesyncd).
 need=(iproute2 nftables procps dnsmasq-base snmpd chrony memcached tftpd-hpa)
@@ -8,11 +9,13 @@ need=(iproute2 nftables procps dnsmasq-base snmpd chrony memcached tftpd-hpa)
 need+=(gcc libc6-dev)
 # The lab's svc part (lab/services.py) runs these real servers in its namespace, each next to a hardened twin
 # (tests/test_services.py and bench/services.py).
-case "${1:-test}" in test | bench) need+=(vsftpd redis-server samba xrdp openssh-server openssh-client
+case "${1:-test}" in test | bench | demo) need+=(vsftpd redis-server samba xrdp openssh-server openssh-client
   inetutils-telnetd nginx-light postgresql mariadb-server mosquitto tigervnc-standalone-server tigervnc-tools openssl) ;;
 esac
 # The HTML report is opened in headless Chromium by the tests (Selenium drives it through chromium-driver).
 [ "${1:-test}" = test ] && need+=(chromium chromium-driver fonts-dejavu-core)
+# fuzz/run.sh: libfuzzer-sys compiles libFuzzer (C++)
+[ "${1:-test}" = test ] && need+=(g++)
 [ "${1:-test}" = bench ] && need+=(nmap time)
 missing=()
 for pkg in "${need[@]}"; do
