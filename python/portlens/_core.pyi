@@ -12,9 +12,13 @@ __all__ = [
     "start_scan_async",
     "top_ports",
     "__version__",
+    "MAX_SECONDS",
+    "MAX_RETRIES",
 ]
 
 __version__: str
+MAX_SECONDS: float  # the longest duration any option takes (a day)
+MAX_RETRIES: int  # the most retries (a port's tries are counted in a byte)
 
 # (host, port, protocol, state, reason, rtt seconds, attempts, hostname, service record as JSON)
 _Row = tuple[str, int, str, str, str, float | None, int, str | None, str | None]

@@ -12,6 +12,7 @@ from types import TracebackType
 from typing import Any
 
 from . import _core
+from ._options import check_all, port_spec
 from .exceptions import ScanInterrupted
 from .files.targets import Origins
 from .files.targets import expand as expand_files
@@ -97,13 +98,10 @@ class Request:
 
 
 def _request(targets: str | Iterable[str], ports: str | Iterable[int], options: dict[str, Any]) -> Request:
+    """The engine's request; ``options`` are checked (`portlens._options`) and normalised in place."""
     if not isinstance(ports, str):
-        ports = ",".join(str(int(p)) for p in ports)
-    for key in ("exclude", "scope"):
-        if isinstance(options.get(key), str):
-            options[key] = [options[key]]
-    if "keep" in options and isinstance(options["keep"], str):
-        options["keep"] = [options["keep"]]
+        ports = port_spec(ports)
+    check_all(options)
     # @files are read here (portlens.files): the engine gets their lines
     given: dict[str, Any] = {"targets": _targets(targets)}
     given.update((k, list(options[k])) for k in ("exclude", "scope") if options.get(k) is not None)
@@ -354,6 +352,8 @@ def scan(
     ``T:``/``U:`` prefixes pick one), ``udp_fast`` (do not wait out ICMP rate limits: unconfirmed UDP
     ports are ``open|filtered``), ``discovery`` (host discovery first; default: only for more than
     one address), ``services`` and ``service_timeout`` (identify what answers on open ports).
+    Each is checked by one table (`portlens._options`: types, NaN, infinities, ranges; durations
+    at most a day) and a wrong value raises `OptionError` naming it; ``None`` is the engine's default.
 
     ``progress``: a callable that receives `Progress` a few times a second, or ``True`` / ``"auto"``
     for a ``tqdm.auto`` progress bar (a widget in Jupyter, text on a terminal).

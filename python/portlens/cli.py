@@ -14,6 +14,7 @@ from typing import IO, Any
 
 import portlens
 
+from . import _options
 from .files.write import check_target, open_stream
 from .report.jsonfmt import write_jsonl, write_result, write_text
 from .report.naabu import dumps_naabu
@@ -60,28 +61,32 @@ def _parser() -> argparse.ArgumentParser:
         help="write results; the format follows the extension: .json, .jsonl, .xml (nmap), .naabu.jsonl, "
         ".csv (ports), and reports of the assessment: .html, .md, .findings.csv, .assessment.json (repeatable)",
     )
-    s.add_argument("--rate", type=float, help="probes per second (default: as fast as limits allow)")
-    s.add_argument("--concurrency", type=int, default=8192, help="probes in flight at most")
-    s.add_argument("--max-per-host", type=int, help="probes in flight against one host")
-    s.add_argument(
-        "--max-retries",
-        type=int,
-        default=10,
-        help="cap on retries of a silent port (TCP retries until loss is ruled out)",
-    )
-    s.add_argument("--min-retries", type=int, default=1, help="retries of silent probes")
-    s.add_argument("--initial-rtt-timeout", type=float, default=1.0, help="seconds, before any RTT is known")
-    s.add_argument("--min-rtt-timeout", type=float, default=0.1, help="seconds")
-    s.add_argument("--max-rtt-timeout", type=float, default=3.0, help="seconds")
-    s.add_argument("--keep", default="open", help="states listed one by one: open,closed,filtered")
-    s.add_argument("--seed", type=int, help="seed of the probe order (reproducible runs)")
+    # scan options: converted and checked by portlens._options (the API's table); unset, the engine's default
+    engine = _options.defaults()
+
+    def option(flag: str, help: str, name: str | None = None) -> None:
+        name = name or flag.lstrip("-").replace("-", "_")
+        default = engine.get(name)
+        shown = "" if default is None or isinstance(default, bool) else f" (default {_shown(default)})"
+        s.add_argument(flag, type=_option(name), metavar=name.upper(), help=help + shown)
+
+    option("--rate", "probes per second at most, 1/86400 to 1e9 (default: as fast as limits allow)")
+    option("--concurrency", "probes in flight at most")
+    option("--max-per-host", "probes in flight against one host")
+    option("--max-retries", "cap on retries of a silent port, 0 to 254 (TCP retries until loss is ruled out)")
+    option("--min-retries", "retries of silent probes")
+    option("--initial-rtt-timeout", "seconds, before any RTT is known (durations: at most 86400, a day)")
+    option("--min-rtt-timeout", "seconds")
+    option("--max-rtt-timeout", "seconds")
+    option("--keep", "states listed one by one: open,closed,filtered")
+    option("--seed", "seed of the probe order (reproducible runs), 0 to 2^64-1")
     s.add_argument("--no-randomize", action="store_true", help="probe in natural order")
     s.add_argument("--allow-large", action="store_true", help="allow targets beyond 2^24 addresses")
     s.add_argument(
         "--services", action="store_true", help="identify the service on each open port and run its safe checks"
     )
-    s.add_argument("--service-timeout", type=float, default=5.0, help="seconds per open port for --services")
-    s.add_argument("--protocol", choices=("tcp", "udp", "both"), default="tcp", help="what to scan (default tcp)")
+    option("--service-timeout", "seconds per open port for --services")
+    s.add_argument("--protocol", choices=("tcp", "udp", "both"), help=f"what to scan (default {engine['protocol']})")
     s.add_argument("-sU", "--udp", dest="protocol", action="store_const", const="udp", help="UDP scan (--protocol udp)")
     s.add_argument("--udp-fast", action="store_true", help="UDP: do not wait out ICMP rate limits (open|filtered)")
     d = s.add_mutually_exclusive_group()
@@ -107,6 +112,24 @@ def _parser() -> argparse.ArgumentParser:
     _add_report_parser(sub)
     store_commands.add_parsers(sub)
     return p
+
+
+def _option(name: str) -> Any:
+    """An argparse type for a scan option: the same conversion, checks and message as the API's."""
+
+    def convert(text: str) -> Any:
+        try:
+            return _options.parse(name, text)
+        except portlens.OptionError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+
+    convert.__name__ = name  # argparse names the type in some messages
+    convert.option = name  # type: ignore[attr-defined]  # profiles are checked against their flag (store.commands)
+    return convert
+
+
+def _shown(value: Any) -> str:
+    return ",".join(value) if isinstance(value, list) else f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def _scope(arg: str | None) -> list[str] | None:
@@ -338,7 +361,7 @@ def _scan(args: argparse.Namespace) -> int:
         "initial_rtt_timeout": args.initial_rtt_timeout,
         "min_rtt_timeout": args.min_rtt_timeout,
         "max_rtt_timeout": args.max_rtt_timeout,
-        "keep": [k.strip() for k in args.keep.split(",") if k.strip()],
+        "keep": args.keep,
         "seed": args.seed,
         "randomize": not args.no_randomize,
         "allow_large": args.allow_large,

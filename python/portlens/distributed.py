@@ -53,6 +53,7 @@ from typing import Any
 import portlens
 from portlens import HostResult, PortResult, Progress, ScanResult
 
+from ._options import check, check_all
 from ._scan import _request, _sink
 
 __all__ = [
@@ -257,12 +258,9 @@ def plan(
     every shard: host discovery (by default on when there is more than one address) stays on
     for a shard of one address.
     """
-    if not isinstance(shard_probes, int) or shard_probes < 1:
-        raise portlens.OptionError(
-            f"shard_probes must be a positive integer, got {shard_probes!r}", item="shard_probes"
-        )
-    if slots < 1:
-        raise portlens.OptionError(f"slots must be at least 1, got {slots!r}", item="slots")
+    shard_probes = check("shard_probes", shard_probes)
+    if isinstance(slots, bool) or not isinstance(slots, int) or slots < 1:
+        raise portlens.OptionError(f"slots must be an integer of at least 1, got {slots!r}", item="slots")
     opts = dict(options)
     request = _request(targets, ports, opts)  # validates every option, normalises opts in place
     resolved = request.resolve()
@@ -785,6 +783,10 @@ def start(
     """
     if profile is not None and save is None:
         raise TypeError("profile= names the target set a saved scan belongs to: give save= too")
+    # every option is checked before a client connects or a shard exists (plan() checks them again)
+    check_all(dict(options))
+    shard_probes, retries = check("shard_probes", shard_probes), check("retries", retries)
+    workers_timeout = check("workers_timeout", workers_timeout)
     if isinstance(executor, str):
         client = connect(executor)
         try:

@@ -14,6 +14,8 @@ mod _core {
 
     #[pymodule_init]
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
-        m.add("__version__", env!("CARGO_PKG_VERSION"))
+        m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+        m.add("MAX_SECONDS", super::scan::MAX_SECONDS)?;
+        m.add("MAX_RETRIES", super::scan::MAX_RETRIES)
     }
 }

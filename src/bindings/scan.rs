@@ -17,8 +17,11 @@ use tokio::task::JoinHandle;
 type Row = (String, u16, &'static str, &'static str, &'static str, Option<f64>, u8, Option<String>, Option<String>);
 
 /// The longest duration any option takes: a day. Longer is not a timeout but a hang, and deadlines
-/// far in the future overflow the clock.
-const MAX_SECONDS: f64 = 86_400.0;
+/// far in the future overflow the clock. Exported as `_core.MAX_SECONDS` (portlens's option table).
+pub const MAX_SECONDS: f64 = 86_400.0;
+
+/// The most retries: a port's tries (`1 + retries`) are counted in a byte.
+pub const MAX_RETRIES: u8 = u8::MAX - 1;
 
 fn seconds(name: &str, value: f64) -> PyResult<Duration> {
     if value > MAX_SECONDS {
@@ -106,6 +109,11 @@ impl ScanRequest {
         let both = tcp && udp;
         let tcp_ports = if tcp { PortList::parse_for(ports, exclude_ports, Protocol::Tcp, both)? } else { None };
         let udp_ports = if udp { PortList::parse_for(ports, exclude_ports, Protocol::Udp, both)? } else { None };
+        for (name, retries) in [("min_retries", min_retries), ("max_retries", max_retries)] {
+            if retries > MAX_RETRIES {
+                return Err(Error::option(name, format!("{retries} is more than {MAX_RETRIES} retries")).into());
+            }
+        }
         let mut config = ScanConfig::for_protocols(tcp_ports, udp_ports);
         config.udp_fast = udp_fast;
         config.discovery = discovery;

@@ -62,6 +62,7 @@ from typing import Any
 
 import portlens
 
+from .. import _options
 from ..exceptions import InputError, OptionError, PortlensError
 from ..files import xmlsafe
 from ..files.read import ReadError, read_text
@@ -270,13 +271,42 @@ def _seconds(value: str, option: str) -> float:
     return float(m.group(1)) * scale
 
 
-def _number(value: str, option: str, kind: type[int] | type[float] = int) -> Any:
+def _option(name: str, value: Any, flag: str, text: str | None = None) -> Any:
+    """An nmap argument's value (its text, or ``value`` read from ``text``) as portlens option
+    ``name``, checked by the API's table (`portlens._options`): the same ranges, and a
+    `NmapArgumentError` that names the nmap flag and quotes what was given."""
     try:
-        n = kind(value)
+        return _options.parse(name, value) if isinstance(value, str) else _options.check(name, value)
+    except OptionError as e:
+        given = value if text is None else text
+        raise NmapArgumentError(f"{flag} {_shown(given)}: {e}", item=flag) from None
+
+
+def _timed(name: str, text: str, flag: str) -> float:
+    """An nmap time (``500ms``, ``30s``, ``5m``, ``1h``) as portlens option ``name``."""
+    seconds: float = _option(name, _seconds(text, flag), flag, text)
+    return seconds
+
+
+def _number_arg(value: Any) -> Any:
+    """A Python argument that must be a number: a str is refused, not read as a command line's."""
+    if isinstance(value, str):
+        raise NmapArgumentError(f"timeout {_shown(value)}: expected a number of seconds, not a str", item="timeout")
+    return value
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _number(value: str, option: str) -> int:
+    try:
+        n = int(value)
     except ValueError:
-        raise NmapArgumentError(f"{option} {value!r}: expected a number", item=option) from None
+        raise NmapArgumentError(f"{option} {_shown(value)}: expected a number", item=option) from None
     if n < 0:
-        raise NmapArgumentError(f"{option} {value!r}: must not be negative", item=option)
+        raise NmapArgumentError(f"{option} {_shown(value)}: must not be negative", item=option)
     return n
 
 
@@ -291,7 +321,8 @@ def _nmap_ports(spec: str, option: str = "-p") -> list[int]:
             proto, item = m.group(1), m.group(2)
         if proto != "T":
             raise NmapArgumentError(
-                f"{option} {spec}: {'UDP' if proto == 'U' else 'SCTP' if proto == 'S' else 'IP protocol'} ports "
+                f"{option} {_shown(spec)}: "
+                f"{'UDP' if proto == 'U' else 'SCTP' if proto == 'S' else 'IP protocol'} ports "
                 "are not supported (portlens scans TCP)",
                 item=raw,
             )
@@ -303,14 +334,15 @@ def _nmap_ports(spec: str, option: str = "-p") -> list[int]:
             item = item + "65535"
         if not re.fullmatch(r"\d+(-\d+)?", item):
             raise NmapArgumentError(
-                f"{option} {spec}: {raw!r} is not supported (service names, [] and * need nmap's own port table)",
+                f"{option} {_shown(spec)}: {_shown(raw)} is not supported "
+                "(service names, [] and * need nmap's own port table)",
                 item=raw,
             )
         out.append(item)
     try:
         return portlens.parse_ports(",".join(out))
     except InputError as e:
-        raise NmapArgumentError(f"{option} {spec}: {e}", item=spec) from e
+        raise NmapArgumentError(f"{option} {_shown(spec)}: {e}", item=spec) from e
 
 
 def _top_ports(n: int) -> list[int]:
@@ -418,7 +450,8 @@ def _plan(hosts: str, ports: str | None, arguments: str) -> _Plan:
                     plan.list_only = True
                 else:
                     why = _WHY_NOT.get(letter, f"scan type -s{letter} is not supported")
-                    raise NmapArgumentError(f"unsupported nmap argument {tok}: {why}", item=tok, input=arguments)
+                    message = f"unsupported nmap argument {_shown(tok)}: {why}"
+                    raise NmapArgumentError(message, item=tok, input=arguments)
         elif tok.startswith("-p") and not tok.startswith("--"):
             port_choice.append(("-p", _nmap_ports(value("-p"))))
         elif tok == "-F":
@@ -438,50 +471,52 @@ def _plan(hosts: str, ports: str | None, arguments: str) -> _Plan:
             ipv6 = tok == "-6"
         elif tok.startswith("-T") and not tok.startswith("--"):
             level = value("-T")
-            n = _TEMPLATE_NAMES.get(level.lower(), int(level) if level.isdigit() else -1)
+            n = _TEMPLATE_NAMES.get(level.lower(), int(level) if level.isdigit() and len(level) < 4 else -1)
             if n not in _TEMPLATES:
-                raise NmapArgumentError(f"-T{level}: expected -T0 to -T5", item=tok, input=arguments)
+                raise NmapArgumentError(f"{_shown(tok)}: expected -T0 to -T5", item=tok, input=arguments)
             template = dict(_TEMPLATES[n])
         elif tok == "--open":
             plan.open_only = True
         elif name == "--max-retries":
-            explicit["max_retries"] = _number(value(name), name)
+            explicit["max_retries"] = _option("max_retries", value(name), name)
         elif name == "--host-timeout":
-            explicit["host_timeout"] = _seconds(value(name), name)
+            explicit["host_timeout"] = _timed("host_timeout", value(name), name)
         elif name == "--min-rate":
-            min_rate = _number(value(name), name, float)
+            min_rate = _option("rate", value(name), name)
         elif name == "--max-rate":
-            explicit["rate"] = _number(value(name), name, float)
+            explicit["rate"] = _option("rate", value(name), name)
         elif name == "--scan-delay":
-            delay = _seconds(value(name), name)
+            text = value(name)
+            delay = _timed("host_timeout", text, name)  # 0 (none) to a day, as any nmap time here
             if delay > 0:
-                explicit["rate"] = 1 / delay
+                explicit["rate"] = _option("rate", 1 / delay, name, text)
         elif name == "--max-scan-delay":
-            _seconds(value(name), name)
+            _timed("host_timeout", value(name), name)  # accepted, not used
         elif name in ("--initial-rtt-timeout", "--min-rtt-timeout", "--max-rtt-timeout"):
-            explicit[name[2:].replace("-", "_")] = _seconds(value(name), name)
+            option = name[2:].replace("-", "_")
+            explicit[option] = _timed(option, value(name), name)
         elif name == "--max-parallelism":
-            explicit["concurrency"] = max(1, _number(value(name), name))
+            explicit["concurrency"] = _option("concurrency", value(name), name)
         elif name == "--exclude":
             exclude_specs += [x for x in value(name).split(",") if x]
         elif name == "--excludefile":
             exclude_specs += _read_list(value(name), name)
         elif tok.startswith("-iL"):
             host_specs += _read_list(value("-iL"), "-iL")
-        elif re.fullmatch(r"-v+|-v\d+", tok):
+        elif re.fullmatch(r"-v+|-v\d{1,3}", tok):
             plan.verbose += int(tok[2:]) if tok[2:].isdigit() else len(tok) - 1
-        elif re.fullmatch(r"-d+|-d\d+", tok):
+        elif re.fullmatch(r"-d+|-d\d{1,3}", tok):
             plan.debugging += int(tok[2:]) if tok[2:].isdigit() else len(tok) - 1
         elif tok.startswith("-o") or name in ("--append-output", "--resume", "--stylesheet", "--webxml"):
             raise NmapArgumentError(
-                f"unsupported nmap argument {tok}: portlens writes its nmap XML only to get_nmap_last_output()",
+                f"unsupported nmap argument {_shown(tok)}: portlens writes its nmap XML only to get_nmap_last_output()",
                 item=tok,
                 input=arguments,
             )
         elif tok.startswith("-"):
             reason = next((w for prefix, w in _WHY_NOT_OPTION if tok.startswith(prefix)), None)
             raise NmapArgumentError(
-                f"unsupported nmap argument {tok!r}: "
+                f"unsupported nmap argument {_shown(tok)}: "
                 + (reason or "not implemented by portlens.compat.nmap (its documentation lists what is understood)"),
                 item=tok,
                 input=arguments,
@@ -653,7 +688,8 @@ class _Runner:
                 # nmap's clock runs per host: one scan per host, a few at a time
                 workers = min(self.HOST_WORKERS, len(targets))
                 options = {**plan.options}
-                options["concurrency"] = max(1, int(options.get("concurrency", 8192)) // workers)
+                concurrency = options.get("concurrency", _options.defaults()["concurrency"])
+                options["concurrency"] = max(1, int(concurrency) // workers)
                 with ThreadPoolExecutor(workers, thread_name_prefix="portlens-nmap-host") as pool:
                     try:
                         done = list(pool.map(lambda a: self._scan([a], [], plan, keep, options), targets))
@@ -929,6 +965,7 @@ class PortScanner:
         """Scan ``hosts`` (nmap's target syntax) on ``ports`` with nmap ``arguments``; returns
         python-nmap's dictionary. ``sudo`` is ignored: portlens needs no privileges."""
         _check_types(hosts, ports, arguments)
+        timeout = _option("timeout", _number_arg(timeout), "timeout")
         plan = _plan(hosts, ports, arguments)
         outcome = self._runner.run(plan, None, timeout)
         xml = _document(plan, outcome, _command_line(hosts, ports, arguments))
@@ -1046,6 +1083,7 @@ class PortScannerAsync:
         _check_types(hosts, ports, arguments)
         if callback is not None and not callable(callback):
             raise TypeError(f"The [callback] {callback!r} should be callable or None.")
+        timeout = _option("timeout", _number_arg(timeout), "timeout")
         plan = _plan(hosts, ports, arguments)
         addresses = plan.addresses()
         if self.still_scanning():
@@ -1109,6 +1147,7 @@ class PortScannerYield(PortScannerAsync):
         timeout: float = 0,
     ) -> Iterator[tuple[str, dict[str, Any] | None]]:
         _check_types(hosts, ports, arguments)
+        timeout = _option("timeout", _number_arg(timeout), "timeout")
         plan = _plan(hosts, ports, arguments)
         addresses = plan.addresses()
         size = _group_size(plan)

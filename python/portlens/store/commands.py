@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -116,10 +117,67 @@ def _open(db: str | None) -> Store:
     return open_store(db)
 
 
-def _scan_defaults() -> dict[str, Any]:
+def _scan_parser() -> argparse.ArgumentParser:
     from .. import cli
 
-    return vars(cli._parser().parse_args(["scan"]))
+    sub = next(a for a in cli._parser()._actions if isinstance(a, argparse._SubParsersAction))
+    parser: argparse.ArgumentParser = sub.choices["scan"]
+    return parser
+
+
+def _scan_defaults() -> dict[str, Any]:
+    return vars(_scan_parser().parse_args([]))
+
+
+def _profile_options(profile: str, options: Mapping[str, Any], parser: argparse.ArgumentParser) -> dict[str, Any]:
+    """A profile's options (by the scan's flags' names), each checked as its flag checks the command
+    line: the scan options by the API's table (`portlens._options`), switches as True/False, choices
+    among theirs, repeatable flags as lists of strings. A profile edited in the store with a wrong
+    value fails here (`OptionError`), before anything is sent. Names no flag has are ignored."""
+    flags: dict[str, list[argparse.Action]] = {}
+    for action in parser._actions:
+        flags.setdefault(action.dest, []).append(action)
+    out = {}
+    for key, value in options.items():
+        if key in _NOT_OPTIONS or key not in flags:
+            continue
+        out[key] = _flag_value(profile, key, value, flags[key])
+    return out
+
+
+def _flag_value(profile: str, key: str, value: Any, actions: list[argparse.Action]) -> Any:
+    from .. import _options
+
+    def wrong(expected: str) -> OptionError:
+        shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+        return OptionError(f"profile {profile!r}: option {key} is {shown}; expected {expected}", item=key)
+
+    if value is None:  # the default
+        return None
+    first = actions[0]
+    name = getattr(first.type, "option", None)
+    try:
+        if name is not None:  # a scan option: the table's checks (text as the command line gives it)
+            return _options.parse(name, value) if isinstance(value, str) else _options.check(name, value)
+    except OptionError as e:
+        raise OptionError(f"profile {profile!r}: {e}", e.input, key) from None
+    if all(a.nargs == 0 for a in actions):  # switches: store_true, store_const (True/False/"udp"...)
+        allowed = [a.const for a in actions] + [first.default]
+        if not any(value is v or (type(value) is type(v) and value == v) for v in allowed):
+            raise wrong(" or ".join(repr(v) for v in dict.fromkeys(allowed)))
+        return value
+    if isinstance(first, argparse._AppendAction):
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise wrong("a list of strings")
+        return value
+    choices = [c for a in actions for c in (a.choices or ())]
+    if choices:
+        if value not in choices:
+            raise wrong("one of " + ", ".join(map(repr, choices)))
+        return value
+    if not isinstance(value, str):
+        raise wrong("a string")
+    return value
 
 
 # -- scan --save / --profile -------------------------------------------------------------------------
@@ -133,19 +191,18 @@ def prepare_scan(args: argparse.Namespace) -> Store | None:
             prof = store.profile(args.profile)
             if args.targets:
                 raise OptionError(f"profile {args.profile!r} has its targets: give none on the command line")
-            defaults = _scan_defaults()
+            parser = _scan_parser()
+            defaults = vars(parser.parse_args([]))
             args.targets = list(prof.targets)
             if args.ports == defaults["ports"]:
                 args.ports = prof.ports
             args.policy = args.policy or prof.policy
             args.baseline = args.baseline or prof.baseline
-            for key, value in prof.options.items():
-                if key in _NOT_OPTIONS or not hasattr(args, key):
-                    continue
+            for key, value in _profile_options(prof.name, prof.options, parser).items():
                 current = getattr(args, key)
-                if isinstance(value, list) and isinstance(current, list):
+                if isinstance(value, list) and isinstance(current, list):  # repeatable flags: both
                     setattr(args, key, value + [x for x in current if x not in value])
-                elif current == defaults.get(key):
+                elif current == defaults.get(key):  # the command line wins
                     setattr(args, key, value)
         if not args.targets:
             raise OptionError("nothing to scan: give TARGETS or --profile NAME")

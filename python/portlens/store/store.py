@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from sqlalchemy import ColumnElement, Connection, Engine, RowMapping, and_, delete, func, insert, select, update
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
+from ..exceptions import OptionError
 from ..results import STATES, HostResult, PortResult, ScanResult, _port_key
 from .engine import create, display_url, resolve_url, write_tx
 from .errors import NotFoundError, StoreError
@@ -714,11 +715,26 @@ def _insert_scan(
 
 
 def _profile(row: RowMapping) -> Profile:
+    """A profile as stored; a row of the wrong shape (edited in the database) is an `OptionError`
+    (the option values themselves are checked when the profile is used: `store.commands`)."""
+    name, targets, options = row["name"], row["targets"], row["options"] or {}
+
+    def wrong(what: str) -> OptionError:
+        return OptionError(f"profile {name!r}: its {what} (edited in the store?)", item=str(name))
+
+    if not isinstance(targets, list) or not targets or not all(isinstance(t, str) for t in targets):
+        raise wrong("targets are not a list of strings")
+    if not isinstance(row["ports"], str):
+        raise wrong("ports are not a string")
+    if not isinstance(options, dict):
+        raise wrong("options are not a mapping")
+    if not all(v is None or isinstance(v, str) for v in (row["policy"], row["baseline"])):
+        raise wrong("policy or baseline is not a file name")
     return Profile(
-        name=row["name"],
-        targets=tuple(row["targets"]),
+        name=name,
+        targets=tuple(targets),
         ports=row["ports"],
-        options=dict(row["options"] or {}),
+        options=dict(options),
         policy=row["policy"],
         baseline=row["baseline"],
         created=_utc(row["created"]),
