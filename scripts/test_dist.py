@@ -77,7 +77,8 @@ def no_rust_env(tmp: Path) -> dict[str, str]:
             (bin_dir / tool).symlink_to(found)
     env["PATH"] = os.pathsep.join([*kept, str(bin_dir)])
     for tool in RUST_TOOLS:
-        assert shutil.which(tool, path=env["PATH"]) is None, f"{tool} is still on PATH: {shutil.which(tool, path=env['PATH'])}"
+        found = shutil.which(tool, path=env["PATH"])
+        assert found is None, f"{tool} is still on PATH: {found}"
     return env
 
 
@@ -153,10 +154,11 @@ def main() -> int:
             assert found == expected, f"open ports differ from the lab's truth: {found} != {expected}"
 
         with step("wheel again from the sdist (pip wheel, cargo's target folder reused)"):
-            out = tmp / "from-sdist"
+            wheel_dir = tmp / "from-sdist"
             benv = {**os.environ, "CARGO_TARGET_DIR": os.environ.get("CARGO_TARGET_DIR", str(ROOT / "target"))}
-            run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(out), str(sdist)], env=benv, cwd=tmp)
-            rebuilt = sorted(out.glob("portlens-*.whl"))
+            pip_wheel = [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheel_dir), str(sdist)]
+            run(pip_wheel, env=benv, cwd=tmp)
+            rebuilt = sorted(wheel_dir.glob("portlens-*.whl"))
             # pip's build links with the host's cc, so its platform tag is the host's (linux_x86_64)
             same = whl.name.split("-")[:4]
             assert len(rebuilt) == 1 and rebuilt[0].name.split("-")[:4] == same, (rebuilt, whl.name)

@@ -74,8 +74,11 @@ class Sandbox:
         path.chmod(0o755)
 
     def calls(self, name: str) -> list[str]:
-        return [line.split(" ", 1)[1] if " " in line else "" for line in self.log.read_text().splitlines()
-                if line.split(" ", 1)[0] == name]
+        return [
+            line.split(" ", 1)[1] if " " in line else ""
+            for line in self.log.read_text().splitlines()
+            if line.split(" ", 1)[0] == name
+        ]
 
     def run(self, what: str, **extra: str) -> subprocess.CompletedProcess[str]:
         env = {
