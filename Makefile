@@ -67,6 +67,7 @@ bench: ## side-by-side benchmarks with nmap and RustScan, and Dask vs local, on 
 	$(PYTHON) -m bench.udp
 	$(PYTHON) -m bench.services
 	$(PYTHON) -m bench.dask_overhead
+	$(PYTHON) -m bench.defences
 
 demo: ## build a small lab in namespaces, scan and assess it, write demo-out/report.html
 	scripts/sysdeps.sh demo
