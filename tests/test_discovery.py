@@ -85,3 +85,18 @@ def test_single_address_skips_discovery(truth: dict[str, Any]) -> None:
     r = portlens.scan(host, ports="22,53")
     assert r.stats["attempts"] == 2
     assert [(h.address, h.state) for h in r.hosts] == [(host, "up")]
+
+
+def test_discovery_pings_are_the_scans_answers_for_their_ports(truth: dict[str, Any]) -> None:
+    """A TCP ping that got a SYN-ACK or RST to 22, 80 or 443 is that port's scan result: a live
+    host is not connected to twice on the same port, so discovery costs no more than -Pn here."""
+    t = truth["anyip"]
+    ports = "22,80,443"  # exactly discovery's ping ports
+    r = portlens.scan(t["block"], ports=ports, keep=["open", "closed"])
+    off = portlens.scan(t["block"], ports=ports, discovery=False, keep=["open", "closed"])
+    key = {(p.host, p.port, p.state, p.reason) for p in off.ports}
+    assert {(p.host, p.port, p.state, p.reason) for p in r.ports} == key
+    assert r.counts["open"] == t["live_count"] * 2 and r.counts["closed"] == t["live_count"]
+    # live: 3 pings each, reused; dead: 2 attempts x 3 pings -- the same as -Pn's 2 tries x 3 ports
+    assert r.stats["attempts"] <= off.stats["attempts"], (dict(r.stats), dict(off.stats))
+    assert all(p.rtt is not None and p.attempts >= 1 for p in r.ports)

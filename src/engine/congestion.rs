@@ -24,12 +24,16 @@
 //! whole scan. Every try waits for a send slot from the user's hard `rate` ceiling, then from the
 //! scan flow, then from its host's flow.
 //!
-//! *Samples.* Only probes whose fate is known feed the estimates: a try answered (a sample "ok"),
-//! the earlier tries of a port answered on a later try (samples "lost"), and *pilots*. Ports that
-//! never answer are not evidence (they may be filtered). Pilots are nmap's timing pings: on a host
-//! whose probes mostly go unanswered, one pilot per [`PILOT_EVERY`] silences re-probes a port that
-//! already answered (a closed one by preference: a RST costs the target nothing), so loss stays
-//! measurable behind a firewall that drops every closed port.
+//! *Samples.* The rate is driven by *pilots* only, nmap's timing pings: one try in
+//! [`PILOT_EVERY`] scan-wide (four times fewer before any loss was seen) is followed by a re-probe
+//! of a port of the same host that already answered (a closed one by preference: a RST costs the
+//! target nothing). A pilot's fate is known one timeout after it was sent, answered or not, so a
+//! generation's loss is measured without bias; an answer is reported only at that timeout, so
+//! that successes are never counted ahead of losses. Ordinary tries are no such evidence: a lost
+//! try to an open port is only known as lost when a later try is answered, rounds later, and a
+//! silent one may be filtered. Pilots keep loss measurable behind a firewall that drops every
+//! closed port. The retry verdicts (below) use every fate: answered tries, the earlier tries of a
+//! port answered on a later one, and pilots.
 //!
 //! *Generations.* A flow's counters (tries sent, samples ok and lost) are kept per generation; a
 //! generation ends with each rate cut, and a sample only counts toward the generation in which its
@@ -43,8 +47,11 @@
 //! "initial window": as fast as the fd limit allows), so an unlimited target costs nothing.
 //!
 //! *Base loss.* Random loss on a path does not fall when the rate falls, and cutting for it would
-//! collapse the rate. When a cut of at least a fifth left the loss where it was (at least 4/5 of
-//! it), that loss becomes the flow's base: later cuts react only to loss above it.
+//! collapse the rate. A limiter and random loss answer a cut differently: behind a limiter about
+//! as many probes get through after a cut as before (it was the bottleneck); with random loss the
+//! number that gets through falls with the rate. When a cut of at least a fifth made what got
+//! through fall closer to in proportion than not, the loss measured after it becomes the flow's
+//! base: later cuts react only to loss above it (and a lower loss, measured, lowers the base).
 //!
 //! *Growth.* Once per round of the flow's timeout (the time it takes to learn about a loss), a
 //! flow whose sends were held back by its pacer and whose current loss is within the margin of its
@@ -95,6 +102,10 @@ pub const QUIET_ROUNDS: u32 = 8;
 fn horizon(rate: f64) -> usize {
     (rate * 0.010).clamp(4.0, 2048.0) as usize
 }
+
+/// The most loss taken for the path's own: beyond it a scan cannot be exact at any rate, and
+/// cutting further is the only chance left.
+const MAX_BASE: f64 = 0.6;
 
 /// The slowest a flow is paced (probes per second).
 pub const MIN_RATE: f64 = 5.0;
@@ -165,7 +176,7 @@ pub struct Flow {
     ok: u32,
     lost: u32,
     base: f64,
-    /// Rate and loss of the previous generation, to tell rate-independent loss.
+    /// Send rate and share that got through of the previous generation, to tell random loss.
     prev: Option<(f64, f64)>,
     held: bool,
     last_round: Instant,
@@ -305,20 +316,23 @@ impl Flow {
         let n = f64::from(self.ok + self.lost);
         let elapsed = now.duration_since(self.gen_start).as_secs_f64().max(1e-3);
         let sent_rate = (f64::from(self.sent) / elapsed).min(self.rate);
-        // Loss that stayed where it was after the rate fell by a fifth or more is the path's, not
-        // the rate's (random loss). Only moderate loss is read that way: near-total loss is what a
-        // limiter far below the sending rate looks like at any rate above it.
-        if let Some((prev_rate, prev_p)) = self.prev {
-            if sent_rate <= 0.8 * prev_rate && p >= 0.8 * prev_p && prev_p <= 0.5 && n >= f64::from(MIN_SAMPLES) {
-                self.base = self.base.max(p.min(prev_p));
-            }
-        }
         // What got through, with one pseudo-success: zero successes in n samples is not a rate of 0.
         let through = (f64::from(self.ok) + 1.0) / (n + 2.0);
+        // Random loss or a limiter? After a cut of a fifth or more, a limiter passes about as much
+        // as before (it was the bottleneck), while random loss passes less in proportion to the
+        // rate. Loss that behaved like the latter is the path's base, not congestion.
+        if let Some((prev_rate, prev_through)) = self.prev {
+            let rate_ratio = sent_rate / prev_rate;
+            let passed_ratio = (sent_rate * through) / (prev_rate * prev_through);
+            if rate_ratio <= 0.8 && passed_ratio <= (1.0 + rate_ratio) / 2.0 {
+                self.base = p.min(MAX_BASE);
+            }
+        }
         let excess_through = (through / (1.0 - self.base).max(0.1)).min(1.0);
         let from = self.rate;
         let to = (sent_rate * excess_through * HEADROOM).max(sent_rate / MAX_CUT).max(MIN_RATE).min(self.ceiling);
-        self.prev = Some((sent_rate, p));
+        // The first generation is no reference: unpaced, it also drained a limiter's burst.
+        self.prev = (self.cuts > 0).then_some((sent_rate, through));
         self.set_rate(to);
         self.ssthresh = to;
         self.gen = self.gen.wrapping_add(1);

@@ -1,6 +1,7 @@
 //! Host discovery: a host is up when it answers anything of its own — a SYN-ACK or RST to a TCP
 //! connect on a few common ports, or an ICMP echo reply when the process may send echoes. Hosts
 //! that stay silent through every attempt are down and cost nothing more.
+use super::hosts::Ping;
 use super::permute::Permutation;
 use super::Ctx;
 use crate::probe::icmp::Pinger;
@@ -115,17 +116,28 @@ async fn ping_host(ctx: &Ctx, ip: IpAddr, pinger: Option<&Pinger>) -> bool {
         };
         let ((a, b, c), e) = tokio::join!(pings, echo);
         let mut starved = false;
-        for got in [a, b, c] {
+        let mut up = false;
+        for (got, port) in [a, b, c].into_iter().zip(PING_PORTS) {
             match got {
                 Attempt::Answer { state, reason, rtt }
                     if matches!(state, PortState::Open | PortState::Closed) || reason == Reason::PortUnreach =>
                 {
-                    ctx.hosts.answered(ip, None, reason, rtt, attempt);
-                    return true;
+                    if !up {
+                        ctx.hosts.answered(ip, None, reason, rtt, attempt);
+                        up = true;
+                    }
+                    // The port scan takes these as its answers instead of connecting again.
+                    let scanned = ctx.config.ports.as_ref().is_some_and(|p| p.contains(port));
+                    if scanned && matches!(state, PortState::Open | PortState::Closed) {
+                        ctx.hosts.keep_ping(ip, Ping { port, state, reason, rtt, attempt });
+                    }
                 }
                 Attempt::Resource(_) => starved = true,
                 _ => {}
             }
+        }
+        if up {
+            return true;
         }
         if let Some(rtt) = e {
             ctx.hosts.answered(ip, None, Reason::EchoReply, rtt, attempt);

@@ -30,8 +30,20 @@ struct HostState {
     loss: LossEstimate,
     /// A TCP port known to answer, for pilots, and whether it answered with a RST (preferred).
     pilot: Option<(u16, bool)>,
-    since_pilot: u32,
     stats: HostStats,
+    /// Discovery's TCP pings that the host answered, kept until the port scan takes them as its
+    /// results for those ports (a ping to 443 that got a SYN-ACK is the scan's answer for 443).
+    pings: Vec<Ping>,
+}
+
+/// A discovery ping's answer, reusable as a port result.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Ping {
+    pub port: u16,
+    pub state: PortState,
+    pub reason: Reason,
+    pub rtt: Duration,
+    pub attempt: u8,
 }
 
 impl HostState {
@@ -44,8 +56,8 @@ impl HostState {
             flow: Flow::new(Instant::now(), ceiling),
             loss: LossEstimate::default(),
             pilot: None,
-            since_pilot: 0,
             stats: HostStats::default(),
+            pings: Vec::new(),
         }
     }
 }
@@ -58,6 +70,8 @@ struct ScanState {
     loss: LossEstimate,
     /// The first host that lost a probe in the scan flow's generation, and whether another did.
     losing: (u32, Option<IpAddr>, bool),
+    /// Tries since the last pilot (see `tried`).
+    since_pilot: u32,
 }
 
 #[derive(Debug)]
@@ -97,6 +111,7 @@ impl HostTable {
                 flow: Flow::new(Instant::now(), ceiling),
                 loss: LossEstimate::default(),
                 losing: (0, None, false),
+                since_pilot: 0,
             }),
             loss_seen: AtomicBool::new(false),
             timing,
@@ -163,6 +178,25 @@ impl HostTable {
             }
         }
         lock(&self.scan).rtt.sample(rtt);
+    }
+
+    /// Keep a discovery ping's answer for the port scan (the host must be up already).
+    pub fn keep_ping(&self, ip: IpAddr, ping: Ping) {
+        if let Some(h) = lock(self.shard(&ip)).get_mut(&ip) {
+            h.pings.push(ping);
+        }
+    }
+
+    /// Discovery's answer for this port, if a ping got one: taken once.
+    pub fn take_ping(&self, ip: &IpAddr, port: u16) -> Option<Ping> {
+        let mut shard = lock(self.shard(ip));
+        let h = shard.get_mut(ip)?;
+        let i = h.pings.iter().position(|p| p.port == port)?;
+        let ping = h.pings.swap_remove(i);
+        if h.pings.is_empty() {
+            h.pings = Vec::new(); // give the memory back: a /16 has many up hosts
+        }
+        Some(ping)
     }
 
     /// A TCP port of `ip` answered (open, or closed when `closed`): a candidate for pilots, which
@@ -266,20 +300,26 @@ impl HostTable {
         }
     }
 
-    /// A try to `ip` was sent: the port to pilot, when one is due. Pilots go out once per
-    /// `PILOT_EVERY` tries to a host with loss, four times more rarely before any was seen.
+    /// A try to `ip` was sent: the port of `ip` to pilot, when one is due. The cadence is
+    /// scan-wide (one pilot per `PILOT_EVERY` tries once loss was seen, four times fewer before),
+    /// so that a scan of many hosts with few ports each is measured as well as one host.
     pub fn tried(&self, ip: IpAddr) -> Option<u16> {
-        let mut shard = lock(self.shard(&ip));
-        let h = shard.get_mut(&ip)?;
-        let (port, _) = h.pilot?;
-        h.since_pilot += 1;
-        let every = if h.stats.lost > 0 { PILOT_EVERY } else { 4 * PILOT_EVERY };
-        if h.since_pilot < every {
+        let due = {
+            let mut scan = lock(&self.scan);
+            scan.since_pilot += 1;
+            let every = if scan.loss.loss() > 0.0 { PILOT_EVERY } else { 4 * PILOT_EVERY };
+            scan.since_pilot >= every
+        };
+        if !due {
             return None;
         }
-        h.since_pilot = 0;
+        let mut shard = lock(self.shard(&ip));
+        let (port, _) = shard.get(&ip)?.pilot?;
+        let h = shard.get_mut(&ip)?;
         h.stats.pilots += 1;
         h.stats.probes += 1;
+        drop(shard);
+        lock(&self.scan).since_pilot = 0;
         Some(port)
     }
 

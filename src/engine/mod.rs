@@ -518,54 +518,68 @@ async fn probe(ctx: Arc<Ctx>, tx: mpsc::Sender<PortResult>, ip: IpAddr, port: u1
     let mut risk = 1.0f64;
     let mut starved_since: Option<Instant> = None;
     let c = &ctx.counters;
-    let mut result = loop {
-        let Some(ticket) = send_slot(&ctx, ip, &ctx.cancel).await else { return };
-        c.attempts.fetch_add(1, Ordering::Relaxed);
-        if let Some(pilot) = ctx.hosts.tried(ip) {
-            spawn_pilot(&ctx, SocketAddr::new(ip, pilot));
-        }
-        match tcp::connect(addr, &rto, &ctx.cancel).await {
-            Attempt::Answer { state, reason, rtt } => {
-                tickets.push(ticket);
-                if from_host(reason) {
-                    ctx.hosts.outcome(ip, &tickets, true, false);
-                }
-                break PortResult {
-                    host: ip,
-                    port,
-                    protocol: Protocol::Tcp,
-                    state,
-                    reason,
-                    rtt: Some(rtt),
-                    attempts: tickets.len() as u8,
-                    service: None,
-                };
+    let known = ctx.hosts.take_ping(&ip, port).map(|p| PortResult {
+        host: ip,
+        port,
+        protocol: Protocol::Tcp,
+        state: p.state,
+        reason: p.reason,
+        rtt: Some(p.rtt),
+        attempts: p.attempt,
+        service: None,
+    });
+    let mut result = if let Some(known) = known {
+        known
+    } else {
+        loop {
+            let Some(ticket) = send_slot(&ctx, ip, &ctx.cancel).await else { return };
+            c.attempts.fetch_add(1, Ordering::Relaxed);
+            if let Some(pilot) = ctx.hosts.tried(ip) {
+                spawn_pilot(&ctx, SocketAddr::new(ip, pilot));
             }
-            Attempt::Silent => {
-                tickets.push(ticket);
-                // No evidence of loss anywhere: the try is as good as answered-by-silence.
-                risk *= ctx.hosts.drop_estimate(&ip).unwrap_or(0.0);
-                let tries = tickets.len() as u32;
-                if let Some(unresolved) = congestion::verdict(tries, risk, timing.min_retries, timing.max_retries) {
-                    ctx.hosts.tries(ip, tickets.len() as u8, unresolved);
+            match tcp::connect(addr, &rto, &ctx.cancel).await {
+                Attempt::Answer { state, reason, rtt } => {
+                    tickets.push(ticket);
+                    if from_host(reason) {
+                        ctx.hosts.outcome(ip, &tickets, true, false);
+                    }
                     break PortResult {
                         host: ip,
                         port,
                         protocol: Protocol::Tcp,
-                        state: PortState::Filtered,
-                        reason: Reason::NoResponse,
-                        rtt: None,
+                        state,
+                        reason,
+                        rtt: Some(rtt),
                         attempts: tickets.len() as u8,
                         service: None,
                     };
                 }
-                c.retries.fetch_add(1, Ordering::Relaxed);
+                Attempt::Silent => {
+                    tickets.push(ticket);
+                    // No evidence of loss anywhere: the try is as good as answered-by-silence.
+                    risk *= ctx.hosts.drop_estimate(&ip).unwrap_or(0.0);
+                    let tries = tickets.len() as u32;
+                    if let Some(unresolved) = congestion::verdict(tries, risk, timing.min_retries, timing.max_retries) {
+                        ctx.hosts.tries(ip, tickets.len() as u8, unresolved);
+                        break PortResult {
+                            host: ip,
+                            port,
+                            protocol: Protocol::Tcp,
+                            state: PortState::Filtered,
+                            reason: Reason::NoResponse,
+                            rtt: None,
+                            attempts: tickets.len() as u8,
+                            service: None,
+                        };
+                    }
+                    c.retries.fetch_add(1, Ordering::Relaxed);
+                }
+                Attempt::Resource(err) => match back_off(&ctx, err, &mut starved_since, permit).await {
+                    Some(p) => permit = p,
+                    None => return,
+                },
+                Attempt::Cancelled => return,
             }
-            Attempt::Resource(err) => match back_off(&ctx, err, &mut starved_since, permit).await {
-                Some(p) => permit = p,
-                None => return,
-            },
-            Attempt::Cancelled => return,
         }
     };
     if result.state != PortState::Filtered || result.reason != Reason::NoResponse {

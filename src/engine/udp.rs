@@ -194,6 +194,14 @@ async fn once(ctx: &Ctx, ip: IpAddr, port: u16, attempt: u8) -> Outcome {
             _ = ctx.cancel.cancelled() => return Outcome::Gone,
             p = ctx.limiter.acquire() => p,
         };
+        // The user's `rate` is a ceiling for every datagram too.
+        if let Some(pacer) = &ctx.pacer {
+            tokio::select! {
+                biased;
+                _ = ctx.cancel.cancelled() => return Outcome::Gone,
+                _ = pacer.wait() => {}
+            }
+        }
         ctx.counters.attempts.fetch_add(1, Ordering::Relaxed);
         let got = probe_udp::probe(addr, &payload, &rto, &ctx.cancel).await;
         let base = PortResult {
@@ -233,7 +241,11 @@ async fn once(ctx: &Ctx, ip: IpAddr, port: u16, attempt: u8) -> Outcome {
                     return Outcome::Gone;
                 }
                 ctx.limiter.shrink(permit);
-                tokio::time::sleep(Duration::from_millis(5 + u64::from(rand::random::<u8>() % 20))).await;
+                tokio::select! {
+                    biased;
+                    _ = ctx.cancel.cancelled() => return Outcome::Gone,
+                    _ = tokio::time::sleep(Duration::from_millis(5 + u64::from(rand::random::<u8>() % 20))) => {}
+                }
                 continue;
             }
         };
