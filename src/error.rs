@@ -76,6 +76,14 @@ impl Error {
     }
 }
 
+/// Shortens `s` to at most `max` characters for messages: `abc… (6 characters)`.
+pub(crate) fn clip(s: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    match s.char_indices().nth(max) {
+        None => std::borrow::Cow::Borrowed(s),
+        Some((cut, _)) => std::borrow::Cow::Owned(format!("{}… ({} characters)", &s[..cut], s.chars().count())),
+    }
+}
+
 pub(crate) fn span(input: &str, item: &str, offset: usize) -> InputSpan {
     InputSpan { input: input.to_string(), item: item.to_string(), offset }
 }

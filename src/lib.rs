@@ -1,5 +1,6 @@
 pub mod engine;
 pub mod error;
+pub mod files;
 pub mod ports;
 pub mod probe;
 pub mod result;

@@ -219,6 +219,11 @@ impl ScanRequest {
     async fn launch(self) -> crate::Result<ScanHandle> {
         let scope = self.scope.as_deref().map(Scope::parse).transpose()?;
         let targets = Targets::build(&self.include, &self.exclude, &self.target_options, scope.as_ref()).await?;
+        if self.config.services {
+            // A file of PORTLENS_FINGERPRINTS that cannot be used is an OptionError now, not
+            // patterns silently missing from every result.
+            crate::services::fingerprints::load()?;
+        }
         engine::start(targets, self.config, &tokio::runtime::Handle::current())
     }
 }

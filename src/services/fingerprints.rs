@@ -6,10 +6,17 @@
 //! `http_header.server` and `html_title` databases; patterns the `regex` crate cannot compile,
 //! such as look-arounds, are skipped).
 //!
-//! A user file that cannot be read or parsed is skipped (the engine never prints); check one with
-//! [`parse`] / [`parse_recog`] before relying on it.
+//! The files are read once per process, through [`crate::files`] (regular files only, at most
+//! [`MAX_FILE_BYTES`], so a FIFO or `/dev/zero` in the variable cannot hang or exhaust a scan). A
+//! file that cannot be read or parsed is never dropped silently: [`load`] returns an
+//! [`Error::Option`] naming `PORTLENS_FINGERPRINTS`, the file and what is wrong with it (by line
+//! and column, never quoting the file), and the Python bindings call it before a scan with
+//! `services=True` starts, so such a scan fails with an `OptionError` before any packet. (The
+//! files that did load are still used by code that looks fingerprints up without calling
+//! [`load`].) [`parse`] / [`parse_recog`] give the full parser message for a file's text.
 use super::text;
 use super::Hit;
+use crate::error::Error;
 use regex::Regex;
 use serde::Deserialize;
 use std::sync::OnceLock;
@@ -18,6 +25,8 @@ use std::sync::OnceLock;
 pub const BUILTIN: &str = include_str!("fingerprints.toml");
 /// Environment variable naming the user's fingerprint files.
 pub const ENV: &str = "PORTLENS_FINGERPRINTS";
+/// Largest fingerprint file read (Rapid7's largest recog database is under 1 MiB).
+pub const MAX_FILE_BYTES: u64 = 16 << 20;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -65,9 +74,68 @@ pub struct Match {
     pub device: Option<String>,
 }
 
+/// Why a fingerprint file's text was refused.
+#[derive(Debug)]
+enum ParseError {
+    /// Not TOML of the expected shape: where (1-based line, column) and the parser's message.
+    Toml { at: Option<(usize, usize)>, message: String },
+    /// The pattern of the `index`th (1-based) fingerprint does not compile.
+    Pattern { index: usize, detail: String },
+}
+
+impl ParseError {
+    /// The full message, which may quote the text (for [`parse`], whose caller has the text).
+    fn detailed(&self) -> String {
+        match self {
+            ParseError::Toml { at: Some((l, c)), message } => format!("TOML error at line {l}, column {c}: {message}"),
+            ParseError::Toml { at: None, message } => format!("TOML error: {message}"),
+            ParseError::Pattern { index, detail } => format!("fingerprint #{index}: {detail}"),
+        }
+    }
+
+    /// Where and what, never the file's text (for messages about a file the user named).
+    fn located(&self) -> String {
+        match self {
+            ParseError::Toml { at, message } => {
+                let at = at.map(|(l, c)| format!(" at line {l}, column {c}")).unwrap_or_default();
+                format!("not a fingerprint file (TOML error{at}: {})", unquote(message))
+            }
+            ParseError::Pattern { index, .. } => {
+                format!("fingerprint #{index}: the pattern is not a regular expression the engine accepts")
+            }
+        }
+    }
+}
+
+/// `message` without the text it quotes (between backticks or double quotes), and short.
+fn unquote(message: &str) -> String {
+    let first = message.lines().next().unwrap_or_default();
+    let mut out = String::new();
+    let mut quote: Option<char> = None;
+    for c in first.chars() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None if c == '`' || c == '"' => {
+                quote = Some(c);
+                out.push('…');
+            }
+            None => out.push(c),
+        }
+    }
+    out.chars().take(160).collect()
+}
+
 /// Parse a fingerprint file (TOML, the format of the built-in one).
 pub fn parse(toml_text: &str) -> Result<Vec<Entry>, String> {
-    let raw: RawFile = toml::from_str(toml_text).map_err(|e| e.to_string())?;
+    parse_toml(toml_text).map_err(|e| e.detailed())
+}
+
+fn parse_toml(toml_text: &str) -> Result<Vec<Entry>, ParseError> {
+    let raw: RawFile = toml::from_str(toml_text).map_err(|e| ParseError::Toml {
+        at: e.span().map(|r| crate::files::position(toml_text.as_bytes(), r.start)),
+        message: e.message().to_string(),
+    })?;
     raw.fingerprint
         .into_iter()
         .enumerate()
@@ -75,7 +143,7 @@ pub fn parse(toml_text: &str) -> Result<Vec<Entry>, String> {
             let regex = regex::RegexBuilder::new(&e.pattern)
                 .size_limit(1 << 20)
                 .build()
-                .map_err(|err| format!("fingerprint #{}: {err}", i + 1))?;
+                .map_err(|err| ParseError::Pattern { index: i + 1, detail: err.to_string() })?;
             // Names live as long as the process; they are few and loaded once.
             let name = e.name.map(|n| &*Box::leak(n.into_boxed_str()));
             Ok(Entry {
@@ -93,22 +161,55 @@ pub fn parse(toml_text: &str) -> Result<Vec<Entry>, String> {
         .collect()
 }
 
-fn db() -> &'static [Entry] {
-    static DB: OnceLock<Vec<Entry>> = OnceLock::new();
+/// The fingerprints in use, and the user's files that could not be used.
+struct Db {
+    entries: Vec<Entry>,
+    /// `path: problem`, one per file of `PORTLENS_FINGERPRINTS` that was refused.
+    problems: Vec<String>,
+}
+
+/// One user file's fingerprints, or what is wrong with it (never its content).
+fn load_file(path: &std::path::Path) -> Result<Vec<Entry>, String> {
+    let text = crate::files::read_text(path, MAX_FILE_BYTES).map_err(|e| e.to_string())?;
+    if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("xml")) {
+        // parse_recog's only errors are its own words, never the file's.
+        parse_recog(&text)
+    } else {
+        parse_toml(&text).map_err(|e| e.located())
+    }
+}
+
+fn loaded() -> &'static Db {
+    static DB: OnceLock<Db> = OnceLock::new();
     DB.get_or_init(|| {
-        let mut all = Vec::new();
+        let mut entries = Vec::new();
+        let mut problems = Vec::new();
         if let Some(paths) = std::env::var_os(ENV) {
-            for path in std::env::split_paths(&paths) {
-                let recog = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("xml"));
-                let text = std::fs::read_to_string(&path).ok();
-                let entries = text.and_then(|t| if recog { parse_recog(&t).ok() } else { parse(&t).ok() });
-                all.extend(entries.unwrap_or_default());
+            for path in std::env::split_paths(&paths).filter(|p| !p.as_os_str().is_empty()) {
+                match load_file(&path) {
+                    Ok(e) => entries.extend(e),
+                    Err(why) => problems.push(format!("{}: {why}", path.display())),
+                }
             }
         }
         // The embedded file is tested to parse; an error here would be a build defect.
-        all.extend(parse(BUILTIN).unwrap_or_default());
-        all
+        entries.extend(parse(BUILTIN).unwrap_or_default());
+        Db { entries, problems }
     })
+}
+
+fn db() -> &'static [Entry] {
+    &loaded().entries
+}
+
+/// Loads the fingerprints (once per process); an error names every file of
+/// `PORTLENS_FINGERPRINTS` that could not be read or parsed, by path and problem.
+pub fn load() -> crate::Result<()> {
+    let problems = &loaded().problems;
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(Error::option(ENV, format!("cannot use fingerprint file {}", problems.join("; "))))
 }
 
 /// Where a recog database's text is found here: (service, field).
@@ -286,6 +387,60 @@ mod tests {
         assert_eq!(parse_banner(b"@RSYNCD: 31.0\n").unwrap().name, "rsync");
         assert!(parse("[[fingerprint]]\nservice='x'\nfield='banner'\npattern='('\n").is_err());
         assert!(parse("[[fingerprint]]\nservice='x'\nfield='banner'\npattern='a'\nbogus=1\n").is_err());
+    }
+
+    #[test]
+    fn user_files_are_bounded_and_errors_do_not_quote_them() {
+        use std::time::{Duration, Instant};
+        let dir = std::env::temp_dir();
+        let path = |name: &str| dir.join(format!("portlens-fp-{}-{name}", std::process::id()));
+        let start = Instant::now();
+        // A FIFO nobody writes to, a device that never ends, a directory, a missing file.
+        let fifo = path("fifo.toml");
+        let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        assert_eq!(load_file(&fifo).unwrap_err(), "not a regular file (a FIFO)");
+        let _ = std::fs::remove_file(&fifo);
+        assert_eq!(load_file("/dev/zero".as_ref()).unwrap_err(), "not a regular file (a character device)");
+        assert_eq!(load_file(&dir).unwrap_err(), "not a regular file (a directory)");
+        assert_eq!(load_file(&path("missing.toml")).unwrap_err(), "file not found");
+        // Larger than the cap (a sparse file: nothing is written).
+        let big = path("big.toml");
+        std::fs::File::create(&big).unwrap().set_len(MAX_FILE_BYTES + 1).unwrap();
+        assert_eq!(load_file(&big).unwrap_err(), "larger than 16 MiB");
+        let _ = std::fs::remove_file(&big);
+        assert!(start.elapsed() < Duration::from_secs(5));
+
+        // Parse errors say where and what, without the file's text.
+        let cases: [(&str, &str, &str); 4] = [
+            ("shadow.toml", "root:$6$saltsalt$hash:19000:0:99999:7:::\n", "at line 1, column"),
+            ("unknown.toml", "[[fingerprint]]\nservice='x'\nfield='y'\npattern='a'\nsecretkey=1\n", "line 5"),
+            ("regex.toml", "[[fingerprint]]\nservice='x'\nfield='y'\npattern='(secretpattern'\n", "fingerprint #1"),
+            ("latin1.toml", "service = 'secret\u{e9}'", "not a fingerprint file"),
+        ];
+        for (name, text, want) in cases {
+            let p = path(name);
+            std::fs::write(&p, text).unwrap();
+            let err = load_file(&p).unwrap_err();
+            let _ = std::fs::remove_file(&p);
+            assert!(err.contains(want), "{name}: {err}");
+            for secret in ["root", "saltsalt", "hash", "99999", "secretkey", "secretpattern", "secret"] {
+                assert!(!err.contains(secret), "{name}: {secret} echoed in {err}");
+            }
+        }
+        let p = path("bytes.toml");
+        std::fs::write(&p, b"pattern = 'caf\xe9'\n").unwrap();
+        assert_eq!(load_file(&p).unwrap_err(), "not UTF-8 text (invalid byte 0xe9 at line 1, column 15)");
+        let _ = std::fs::remove_file(&p);
+        let p = path("recog.xml");
+        std::fs::write(&p, "<secret/>").unwrap();
+        assert_eq!(load_file(&p).unwrap_err(), "no <fingerprints> element");
+        let _ = std::fs::remove_file(&p);
+        // Without PORTLENS_FINGERPRINTS (as under cargo test) there is nothing to report.
+        if std::env::var_os(ENV).is_none() {
+            assert!(load().is_ok());
+        }
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! with cumulative counts, so that `get(i)` is a binary search and memory is proportional to
 //! the number of items, never to the number of addresses.
 
+pub mod fuzzing;
 mod parse;
 mod scope;
 mod set;
@@ -82,7 +83,11 @@ impl Targets {
         scope: Option<&Scope>,
     ) -> Result<Targets> {
         let plan = Plan::parse(include, exclude, opts)?;
-        let resolved = resolve_all(plan.hostnames(), opts.resolve_timeout).await?;
+        let resolved = match resolve_all(plan.hostnames(), opts.resolve_timeout).await {
+            Ok(r) => r,
+            Err(Error::Resolve { host, reason }) => return Err(plan.resolve_error(&host, reason)),
+            Err(e) => return Err(e),
+        };
         plan.finish(&resolved, opts, scope)
     }
 
@@ -167,7 +172,8 @@ impl Plan {
         let limit = opts.limit();
         let excluded = items.iter().filter(|i| i.negated).fold(0u128, |acc, i| match i.kind {
             Kind::Net { iv, .. } => acc.saturating_add(iv.count()),
-            Kind::Host(_) => acc.saturating_add(1),
+            // A hostname may resolve to several addresses; a bound is enough here.
+            Kind::Host(_) => acc.saturating_add(256),
         });
         for item in items.iter().filter(|i| !i.negated) {
             if let Kind::Net { iv, .. } = item.kind {
@@ -193,28 +199,38 @@ impl Plan {
 
     fn finish(
         self,
-        resolved: &HashMap<String, IpAddr>,
+        resolved: &HashMap<String, Vec<IpAddr>>,
         opts: &TargetOptions,
         scope: Option<&Scope>,
     ) -> Result<Targets> {
-        // Every item as (family, interval), in input order.
-        let mut flat: Vec<(Family, Iv)> = Vec::with_capacity(self.items.len());
-        for item in &self.items {
-            flat.push(match &item.kind {
-                Kind::Net { fam, iv } => (*fam, *iv),
+        // Every item as (item index, family, interval), in input order: one entry per item, but
+        // an excluded hostname gives one per address it resolves to (all of them, IPv4 and IPv6).
+        let mut flat: Vec<(usize, Family, Iv)> = Vec::with_capacity(self.items.len());
+        for (i, item) in self.items.iter().enumerate() {
+            match &item.kind {
+                Kind::Net { fam, iv } => flat.push((i, *fam, *iv)),
                 Kind::Host(h) => {
-                    let Some(&ip) = resolved.get(&key(h)) else {
-                        return Err(Error::Resolve { host: h.clone(), reason: "not resolved".into() });
-                    };
-                    let (fam, v) = Family::of(ip);
-                    (fam, Iv::new(v, v))
+                    let addrs = resolved.get(&key(h)).map(Vec::as_slice).unwrap_or_default();
+                    let picked = pick(addrs);
+                    let chosen: &[IpAddr] = if item.negated { addrs } else { picked.as_slice() };
+                    if chosen.is_empty() {
+                        return Err(resolve_error(item, h, "not resolved".into()));
+                    }
+                    for &ip in chosen {
+                        let (fam, v) = Family::of(ip);
+                        flat.push((i, fam, Iv::new(v, v)));
+                    }
                 }
-            });
+            }
         }
-        let positive: Vec<usize> =
-            (0..self.items.len()).filter(|&i| self.items.get(i).is_some_and(|it| !it.negated)).collect();
-        let excl = FamSets::from_iter(self.items.iter().zip(&flat).filter(|(i, _)| i.negated).map(|(_, &f)| f));
-        let union = |n: usize| FamSets::from_iter(positive.iter().take(n).filter_map(|&i| flat.get(i).copied()));
+        let item = |f: usize| flat.get(f).and_then(|&(i, _, _)| self.items.get(i));
+        let positive: Vec<usize> = (0..flat.len()).filter(|&f| item(f).is_some_and(|it| !it.negated)).collect();
+        let excl = FamSets::from_iter(
+            flat.iter().filter(|&&(i, ..)| self.items.get(i).is_some_and(|it| it.negated)).map(|&(_, f, iv)| (f, iv)),
+        );
+        let union = |n: usize| {
+            FamSets::from_iter(positive.iter().take(n).filter_map(|&f| flat.get(f)).map(|&(_, fam, iv)| (fam, iv)))
+        };
         let incl = union(positive.len());
         let result = incl.minus(&excl);
         let count = result.total();
@@ -240,12 +256,30 @@ impl Plan {
                     lo = mid + 1;
                 }
             }
-            let culprit = positive.get(lo.saturating_sub(1)).and_then(|&i| self.items.get(i));
+            let culprit = positive.get(lo.saturating_sub(1)).and_then(|&f| item(f));
             let at = union(lo).minus(&excl).total();
             return Err(match culprit {
                 Some(item) => Error::TooLarge { span: item.origin.span(), count: at, limit },
                 None => Error::TooLarge { span: crate::error::span("", "", 0), count, limit },
             });
+        }
+
+        // An IPv6 target wider than ::ffff:0:0/96 that covers part of it would reach IPv4 hosts
+        // as mapped addresses, around the IPv4 exclusions and scope (items inside the block are
+        // IPv4 already, see parse.rs): refused, naming the item.
+        let mapped = Iv::new(parse::MAPPED_LO, parse::MAPPED_HI);
+        if set::overlaps(result.family(Family::V6), mapped) {
+            let culprit = positive
+                .iter()
+                .filter_map(|&f| flat.get(f))
+                .find(|&&(_, fam, iv)| fam == Family::V6 && iv.lo <= mapped.hi && iv.hi >= mapped.lo)
+                .and_then(|&(i, ..)| self.items.get(i));
+            if let Some(item) = culprit {
+                return Err(item.origin.error(
+                    "this IPv6 target covers IPv4-mapped addresses (::ffff:0:0/96), which reach IPv4 hosts; \
+                     give IPv4 targets as IPv4 and leave that block out of IPv6 ones",
+                ));
+            }
         }
 
         if let Some(scope) = scope {
@@ -254,12 +288,18 @@ impl Plan {
                 // Name the first include item that holds the offending address.
                 let target = positive
                     .iter()
-                    .filter_map(|&i| Some((self.items.get(i)?, flat.get(i)?)))
-                    .find(|(_, &(f, r))| f == fam && r.contains(outside))
-                    .map(|(item, &(_, r))| match &item.kind {
+                    .filter_map(|&f| flat.get(f))
+                    .find(|&&(_, f, r)| f == fam && r.contains(outside))
+                    .and_then(|&(i, _, r)| Some((self.items.get(i)?, r)))
+                    .map(|(item, r)| match &item.kind {
+                        Kind::Host(_) if item.origin.is_file_item() => {
+                            format!("{} ({})", item.origin.label(|| "a hostname".into()), fam.ip(outside))
+                        }
                         Kind::Host(h) => format!("{} ({})", h, fam.ip(outside)),
-                        Kind::Net { .. } if r.lo == r.hi => item.origin.label(),
-                        Kind::Net { .. } => format!("{} (address {})", item.origin.label(), fam.ip(outside)),
+                        Kind::Net { .. } if r.lo == r.hi => item.origin.label(|| set::describe(fam, r)),
+                        Kind::Net { .. } => {
+                            format!("{} (address {})", item.origin.label(|| set::describe(fam, r)), fam.ip(outside))
+                        }
                     })
                     .unwrap_or_else(|| fam.ip(outside).to_string());
                 return Err(Error::OutOfScope { target, scope: scope.describe() });
@@ -267,7 +307,8 @@ impl Plan {
         }
 
         let mut hostnames = HashMap::new();
-        for (item, &(fam, iv)) in self.items.iter().zip(&flat) {
+        for &(i, fam, iv) in &flat {
+            let Some(item) = self.items.get(i) else { continue };
             if let (Kind::Host(h), false) = (&item.kind, item.negated) {
                 if set::contains(result.family(fam), iv.lo) {
                     hostnames.entry(fam.ip(iv.lo)).or_insert_with(|| h.clone());
@@ -285,6 +326,29 @@ impl Plan {
         }
         Ok(Targets { blocks, ends, hostnames })
     }
+
+    /// `Error::Resolve` about `host`, the first item that names it (a file's line by position).
+    fn resolve_error(&self, host: &str, reason: String) -> Error {
+        match self.items.iter().find(|i| matches!(&i.kind, Kind::Host(h) if key(h) == key(host))) {
+            Some(item) => resolve_error(item, host, reason),
+            None => Error::Resolve { host: host.to_string(), reason },
+        }
+    }
+}
+
+/// `Error::Resolve` for the hostname `host` of `item`; a name read from a file is named by its
+/// file, line and column (the name is the file's content).
+fn resolve_error(item: &Item, host: &str, reason: String) -> Error {
+    if item.origin.is_file_item() {
+        return Error::Resolve { host: item.origin.span().item, reason: parse::scrub(&reason, host) };
+    }
+    Error::Resolve { host: host.to_string(), reason }
+}
+
+/// The address scanned for an included hostname: the first IPv4 address the resolver gave, else
+/// its first address (nmap's choice).
+fn pick(addrs: &[IpAddr]) -> Option<IpAddr> {
+    addrs.iter().find(|ip| ip.is_ipv4()).or_else(|| addrs.first()).copied()
 }
 
 /// Case-insensitive key of a hostname.
@@ -333,9 +397,9 @@ impl FamSets {
     }
 }
 
-/// Resolves `names` concurrently (at most `RESOLVE_CONCURRENCY` at a time); fails on the first
-/// name that cannot be resolved.
-async fn resolve_all(names: Vec<String>, timeout: Duration) -> Result<HashMap<String, IpAddr>> {
+/// Resolves `names` concurrently (at most `RESOLVE_CONCURRENCY` at a time) to all their addresses;
+/// fails on the first name that cannot be resolved.
+async fn resolve_all(names: Vec<String>, timeout: Duration) -> Result<HashMap<String, Vec<IpAddr>>> {
     let mut out = HashMap::with_capacity(names.len());
     let mut pending = names.into_iter();
     let mut tasks = tokio::task::JoinSet::new();
@@ -349,8 +413,8 @@ async fn resolve_all(names: Vec<String>, timeout: Duration) -> Result<HashMap<St
         }
         let Some(joined) = tasks.join_next().await else { break };
         match joined {
-            Ok((name, Ok(ip))) => {
-                out.insert(key(&name), ip);
+            Ok((name, Ok(ips))) => {
+                out.insert(key(&name), ips);
             }
             Ok((_, Err(e))) => return Err(e),
             Err(e) => return Err(Error::Resolve { host: String::new(), reason: format!("resolver task failed: {e}") }),
@@ -359,18 +423,24 @@ async fn resolve_all(names: Vec<String>, timeout: Duration) -> Result<HashMap<St
     Ok(out)
 }
 
-/// The first IPv4 address the resolver returns for `name`, else the first IPv6 address.
-async fn resolve_one(name: &str, timeout: Duration) -> Result<IpAddr> {
+/// Every address the resolver returns for `name`, in its order, without repeats; an IPv4-mapped
+/// IPv6 address (from a hosts file, say) is its IPv4 address.
+async fn resolve_one(name: &str, timeout: Duration) -> Result<Vec<IpAddr>> {
     let fail = |reason: String| Error::Resolve { host: name.to_string(), reason };
-    let addrs: Vec<IpAddr> = match tokio::time::timeout(timeout, tokio::net::lookup_host((name, 0u16))).await {
+    let mut addrs: Vec<IpAddr> = Vec::new();
+    match tokio::time::timeout(timeout, tokio::net::lookup_host((name, 0u16))).await {
         Err(_) => return Err(fail(format!("no answer within {timeout:?}"))),
         Ok(Err(e)) => return Err(fail(e.to_string())),
-        Ok(Ok(it)) => it.map(|sa| sa.ip()).collect(),
-    };
-    addrs
-        .iter()
-        .find(|ip| ip.is_ipv4())
-        .or_else(|| addrs.first())
-        .copied()
-        .ok_or_else(|| fail("the resolver returned no addresses".into()))
+        Ok(Ok(it)) => {
+            for ip in it.map(|sa| sa.ip().to_canonical()) {
+                if !addrs.contains(&ip) {
+                    addrs.push(ip);
+                }
+            }
+        }
+    }
+    if addrs.is_empty() {
+        return Err(fail("the resolver returned no addresses".into()));
+    }
+    Ok(addrs)
 }

@@ -98,7 +98,9 @@ mod tests {
         assert!(scope.contains("192.0.2.20".parse().unwrap()));
         assert!(!scope.contains("192.0.2.21".parse().unwrap()));
         assert!(!scope.contains("198.20.0.0".parse().unwrap()));
-        assert!(!scope.contains("::ffff:198.18.0.1".parse().unwrap()));
+        // IPv4-mapped addresses are their IPv4 address, in a scope too.
+        assert!(scope.contains("::ffff:198.18.0.1".parse().unwrap()));
+        assert!(!scope.contains("::ffff:198.20.0.1".parse().unwrap()));
         assert_eq!(scope.first_outside(Family::V4, Iv::new(0xC612_0000, 0xC614_0000)), Some(0xC614_0000));
     }
 

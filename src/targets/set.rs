@@ -18,8 +18,9 @@ impl Family {
         }
     }
 
+    /// The family and value of `ip`; an IPv4-mapped IPv6 address (`::ffff:a.b.c.d`) is IPv4.
     pub(crate) fn of(ip: IpAddr) -> (Family, u128) {
-        match ip {
+        match ip.to_canonical() {
             IpAddr::V4(a) => (Family::V4, u128::from(u32::from(a))),
             IpAddr::V6(a) => (Family::V6, u128::from(a)),
         }
@@ -127,6 +128,13 @@ pub(crate) fn first_outside(set: &[Iv], lo: u128, hi: u128) -> Option<u128> {
     }
 }
 
+/// Whether the normalized set `set` has an address in `iv`.
+pub(crate) fn overlaps(set: &[Iv], iv: Iv) -> bool {
+    // The last interval starting at or before iv.hi is the only one that can reach into iv.
+    let idx = set.partition_point(|x| x.lo <= iv.hi);
+    idx.checked_sub(1).and_then(|i| set.get(i)).is_some_and(|x| x.hi >= iv.lo)
+}
+
 /// Whether the normalized set contains `v`.
 pub(crate) fn contains(set: &[Iv], v: u128) -> bool {
     first_outside(set, v, v).is_none()
@@ -185,6 +193,11 @@ mod tests {
         assert_eq!(first_outside(&s, 5, 15), Some(5));
         assert_eq!(first_outside(&s, 25, 26), Some(25));
         assert!(contains(&s, 40) && !contains(&s, 41) && !contains(&[], 0));
+        assert!(overlaps(&s, Iv::new(0, 10)) && overlaps(&s, Iv::new(15, 16)) && overlaps(&s, Iv::new(40, 99)));
+        assert!(!overlaps(&s, Iv::new(0, 9)) && !overlaps(&s, Iv::new(21, 29)) && !overlaps(&s, Iv::new(41, 99)));
+        assert!(!overlaps(&[], Iv::new(0, u128::MAX)) && overlaps(&s, Iv::new(0, u128::MAX)));
+        assert_eq!(Family::of("::ffff:198.18.0.1".parse().unwrap()), (Family::V4, 0xC612_0001));
+        assert_eq!(Family::of("::198.18.0.1".parse().unwrap()), (Family::V6, 0xC612_0001));
         assert_eq!(describe(Family::V4, Iv::new(0xC612_0000, 0xC613_FFFF)), "198.18.0.0/15");
         assert_eq!(describe(Family::V4, Iv::new(0xC612_010A, 0xC612_0132)), "198.18.1.10-198.18.1.50");
         assert_eq!(describe(Family::V6, Iv::new(0, u128::MAX)), "::/0");
