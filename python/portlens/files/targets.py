@@ -24,6 +24,7 @@ __all__ = ["Origins", "expand"]
 KIND = "targets file"
 SCOPE = "scope file"
 _SEP = re.compile(r"[,\s]+")
+_ADDRESS = re.compile(r"\d[\d.:]*[.:]|[.:][\d.:]*\d")  # a word with a digit and a '.' or ':'
 _QUOTED = re.compile(r"\"[^\"]*\"|'[^']{2,}'")  # quoted text; a single quoted character stays ('r')
 
 
@@ -51,7 +52,9 @@ class Origins:
         reason = next((text[len(p) :] for p in prefixes if text.startswith(p)), "not a valid target")
         reason = _QUOTED.sub("…", reason)
         for word in set(re.findall(r"\S{2,}", reason)):
-            if e.item and word.strip(".,;:()") in e.item:
+            core = word.strip(".,;:()")
+            # the item itself, or an address derived from it ("the C library would read ... as A")
+            if (e.item and core in e.item) or _ADDRESS.search(core):
                 reason = reason.replace(word, "…")
         return TargetError(
             f"{kind} {path}:{line}:{col}: invalid {'scope item' if kind == SCOPE else 'target'}: {reason}",
