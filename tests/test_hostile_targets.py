@@ -494,3 +494,15 @@ def test_unusable_fingerprint_files_fail_the_scan_before_a_packet(truth: dict[st
         env={**os.environ, "PORTLENS_FINGERPRINTS": str(fifo)},
     )
     assert p.returncode == 0, p.stderr
+
+
+def test_a_hostname_from_a_file_that_does_not_resolve_is_located_not_quoted(tmp_path: Path) -> None:
+    path = tmp_path / "t.txt"
+    path.write_text("198.18.1.1\n  No-Such-Secret.portlens.invalid  # x\n")
+    err = _fails(f"@{path}", exc.ResolveError, resolve_timeout=2.0, within=10.0)
+    assert type(err) is exc.ResolveError
+    assert str(err).startswith(f"targets file {path}:2:3: cannot resolve the hostname there"), str(err)
+    assert "secret" not in str(err).lower() and err.item is None, str(err)
+    # A name given directly is still named.
+    err = _fails("no-such-host.portlens.invalid", exc.ResolveError, resolve_timeout=2.0, within=10.0)
+    assert "no-such-host.portlens.invalid" in str(err)

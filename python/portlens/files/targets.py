@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from ..exceptions import InputError, TargetError
+from ..exceptions import InputError, ResolveError, TargetError
 from .read import ReadError, read_text
 
 __all__ = ["Origins", "expand"]
@@ -25,6 +25,7 @@ KIND = "targets file"
 SCOPE = "scope file"
 _SEP = re.compile(r"[,\s]+")
 _ADDRESS = re.compile(r"\d[\d.:]*[.:]|[.:][\d.:]*\d")  # a word with a digit and a '.' or ':'
+_LETTER = re.compile(r"[A-Za-z]")
 _QUOTED = re.compile(r"\"[^\"]*\"|'[^']{2,}'")  # quoted text; a single quoted character stays ('r')
 
 
@@ -33,12 +34,28 @@ class Origins:
     """Input strings that are lines of ``@files``: text -> (file, line number)."""
 
     lines: dict[str, tuple[str, int, str]] = field(default_factory=dict)  # text -> (path, line, kind)
+    # hostnames (items with a letter) -> (path, line, column, kind): a name that does not resolve is
+    # reported by where it is, not by what it is (it is the file's content)
+    names: dict[str, tuple[str, int, int, str]] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
         return bool(self.lines)
 
     def rewrite(self, e: InputError) -> InputError:
         """``e`` about a file's line, located and with the line's text left out."""
+        if type(e) is ResolveError and e.item is not None:
+            named = self.names.get(e.item.lower())
+            if named is None:
+                return e
+            path, line, col, kind = named
+            why = str(e).split(": ", 1)[1] if ": " in str(e) else "no address"
+            why = why.replace(e.item, "…")
+            return ResolveError(
+                f"{kind} {path}:{line}:{col}: cannot resolve the hostname there: {why}",
+                input=f"{path}:{line}",
+                item=None,
+                offset=col - 1,
+            )
         where = self.lines.get(e.input or "") if e.input is not None else None
         if where is None or type(e) is not TargetError:
             return e
@@ -130,6 +147,9 @@ def _read(path: str, out: list[str], origins: Origins, kind: str, excluded: bool
                     input=f"{path}:{n}",
                     offset=col - 1,
                 )
+            name = tok.lstrip("!")
+            if _LETTER.search(name):
+                origins.names.setdefault(name.lower(), (path, n, col + len(tok) - len(name), kind))
             if excluded and tok.startswith("!"):
                 raise TargetError(
                     f"{kind} {path}:{n}:{col}: '!' inside a file whose items are already exclusions",
