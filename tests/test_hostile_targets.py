@@ -240,7 +240,7 @@ def test_an_excluded_hostname_is_excluded_at_every_address(truth: dict[str, Any]
     """``localhost`` (the scanner namespace's own, never scanned: it is excluded) at each of its
     addresses; the lab host alone is scanned."""
     v4, port = truth["open"]["v4"], truth["open"]["open_ports"][0]
-    loopbacks = sorted({a[4][0] for a in socket.getaddrinfo("localhost", None)})
+    loopbacks = sorted({str(a[4][0]) for a in socket.getaddrinfo("localhost", None)})
     r = portlens.scan([v4, *loopbacks], ports=[port], exclude=["localhost"], discovery=False)
     assert {p.host for p in r.ports} == {v4}
     _fails(loopbacks, exc.TargetError, exclude=["LOCALHOST"])
@@ -352,7 +352,9 @@ def test_any_port_text_is_a_list_or_a_port_spec_error(spec: str) -> None:
 
 @st.composite
 def _port_items(draw: Callable[..., Any]) -> tuple[str, set[int], set[int]]:
-    items, inc, exc_ = [], set(), set()
+    items: list[str] = []
+    inc: set[int] = set()
+    exc_: set[int] = set()
     for _ in range(draw(st.integers(1, 5))):
         a, b = sorted(draw(st.tuples(st.integers(1, 65535), st.integers(1, 65535))))
         form = draw(st.sampled_from(["one", "range", "open", "upto"]))
@@ -425,7 +427,7 @@ def test_libc_numeric_forms_are_dotted_decimal_or_refused_never_resolved(text: s
 def _notations(draw: Callable[..., Any], address: str) -> str:
     value = int(ipaddress.IPv4Address(address))
     hi, lo = divmod(value, 1 << 16)
-    return draw(
+    notation: str = draw(
         st.sampled_from(
             [
                 address,
@@ -440,6 +442,7 @@ def _notations(draw: Callable[..., Any], address: str) -> str:
             ]
         )
     )
+    return notation
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
