@@ -20,7 +20,8 @@ pub struct Scope {
 impl Scope {
     /// Parses CIDRs, single addresses and ranges (several per string, separated by commas or
     /// whitespace). `#` starts a comment; blank items are ignored. Hostnames, `!` and `@file`
-    /// are refused. A scope without any network is an error.
+    /// are refused. A scope without any network is an error. An entry inside `::ffff:0:0/96` is
+    /// the IPv4 network it maps; a wider IPv6 entry authorises IPv6 addresses only.
     pub fn parse(items: &[String]) -> Result<Scope> {
         let mut parsed = Vec::new();
         parse::parse_inputs(items, Context::Scope, &mut parsed)?;
@@ -44,6 +45,7 @@ impl Scope {
         Ok(Scope { v4, v6 })
     }
 
+    /// Whether `ip` is in scope (an IPv4-mapped IPv6 address as its IPv4 address).
     pub fn contains(&self, ip: IpAddr) -> bool {
         let (fam, v) = Family::of(ip);
         set::contains(self.family(fam), v)
