@@ -69,13 +69,21 @@
 //! the host's recent samples (half-life [`HOST_HALF_LIFE`] samples), with the scan's estimate as
 //! prior (weight [`PRIOR`] samples) and one pseudo-loss as an upper-bound margin, so that little
 //! evidence means more tries, not fewer. A port is declared `filtered` only when its risk is at most
-//! [`RISK_BOUND`] (10⁻⁴) and it had `1 + min_retries` tries; `max_retries` stays a cap. A port
+//! [`RISK_BOUND`] (10⁻⁴) and it had `1 + min_retries` tries; `max_retries` stays a cap on the
+//! informative retries. A try sent while most probes were being dropped ([`UNINFORMATIVE`]: the
+//! first pass into a limiter, before the rate was cut) proves little and is not counted against
+//! it, up to a hard limit of twice the cap ([`hard_tries`]). A port
 //! capped while its risk is still above the bound is counted as *unresolved* on its host, and the
 //! scan's warnings say so. Without any answer anywhere (a dead host, a fully filtered one) there
 //! is no evidence of loss and a silent port gets `1 + min_retries` tries, as before.
 //!
 //! Retries are paced like first tries, and a retry leaves only after the previous try's timeout,
-//! so a token bucket refills between them.
+//! so a token bucket refills between them. A host that answered nothing at all gives no measure:
+//! its ports get one more, *careful* try, paced per host (see [`CAREFUL_RATE`]), which finds
+//! the open ports of a host that drops every closed port behind a limiter down to that rate; one
+//! answer makes the host measurable like any other. Below that rate, nothing distinguishes a
+//! limiter from a firewall that drops everything, and a scan of a few addresses says so in its
+//! warnings.
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -368,6 +376,29 @@ impl Flow {
         };
         self.set_rate((self.rate * factor).min(self.ceiling).min(1e7));
     }
+}
+
+/// A host that has answered nothing at all gives no measure of loss: its silence may be a
+/// firewall that drops everything, or a SYN limiter that dropped the few open ports of a fast
+/// first pass. Before such a port is called filtered it gets one *careful* try, paced for its
+/// host at this many probes per second at least, or faster so that the careful tries of a host
+/// take at most [`CAREFUL_BUDGET`]. One answer ends the care: the host is then measured (pilots)
+/// like any other.
+pub const CAREFUL_RATE: f64 = 1000.0;
+pub const CAREFUL_BUDGET: Duration = Duration::from_secs(10);
+
+/// The careful pace (probes per second) for a host with `ports` TCP ports to scan.
+pub fn careful_rate(ports: u64) -> f64 {
+    (ports as f64 / CAREFUL_BUDGET.as_secs_f64()).max(CAREFUL_RATE)
+}
+
+/// A silent try whose drop estimate is at least this is *uninformative*: it was sent into an
+/// overloaded path (typically before the first cut) and does not count toward `max_retries`.
+pub const UNINFORMATIVE: f64 = 0.5;
+
+/// The most tries a port gets whatever their use: twice the cap, within a try counter's range.
+pub fn hard_tries(max_retries: u8) -> usize {
+    (2 * (usize::from(max_retries) + 1)).min(250)
 }
 
 /// The drop estimate used for a silent try: the host's recent loss with the scan's as prior.

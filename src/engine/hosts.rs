@@ -88,6 +88,8 @@ pub struct HostTable {
     live: AtomicU64,
     down: Mutex<Vec<IpAddr>>,
     down_count: AtomicU64,
+    /// Careful send slots of silent hosts: (next slot, tries waiting or in flight).
+    careful: Vec<Mutex<HashMap<IpAddr, (Instant, u32)>>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -119,6 +121,7 @@ impl HostTable {
             live: AtomicU64::new(0),
             down: Mutex::new(Vec::new()),
             down_count: AtomicU64::new(0),
+            careful: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
         }
     }
 
@@ -151,6 +154,28 @@ impl HostTable {
 
     pub fn is_up(&self, ip: &IpAddr) -> bool {
         lock(self.shard(ip)).contains_key(ip)
+    }
+
+    /// A careful send slot for a host that has answered nothing (see `congestion::CAREFUL_RATE`):
+    /// the instant to send at. Call `careful_done` after sending.
+    pub fn careful_slot(&self, ip: IpAddr, rate: f64) -> Instant {
+        let now = Instant::now();
+        let interval = Duration::from_secs_f64(1.0 / rate);
+        let mut map = lock(&self.careful[(self.hasher.hash_one(ip) as usize) % SHARDS]);
+        let slot = map.entry(ip).or_insert((now, 0));
+        let at = slot.0.max(now);
+        *slot = (at + interval, slot.1 + 1);
+        at
+    }
+
+    pub fn careful_done(&self, ip: IpAddr) {
+        let mut map = lock(&self.careful[(self.hasher.hash_one(ip) as usize) % SHARDS]);
+        if let Some(slot) = map.get_mut(&ip) {
+            slot.1 -= 1;
+            if slot.1 == 0 {
+                map.remove(&ip); // memory follows the hosts in care, not every silent host
+            }
+        }
     }
 
     /// The host itself answered (a port result, or a discovery probe when `state` is None).

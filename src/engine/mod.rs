@@ -35,7 +35,8 @@ pub use timing::TimingConfig;
 /// How long one probe may keep meeting resource errors before the scan gives up.
 const RESOURCE_PATIENCE: Duration = Duration::from_secs(30);
 /// Sockets set aside for pilots (see `congestion`).
-const PILOT_SLOTS: usize = 32;
+/// (A lost pilot holds its socket for a whole timeout: on a long path that is a third of a second.)
+const PILOT_SLOTS: usize = 256;
 /// Results buffered between the engine and its consumer.
 const CHANNEL: usize = 4096;
 
@@ -331,7 +332,8 @@ async fn run(ctx: Arc<Ctx>, tx: mpsc::Sender<PortResult>) -> Result<ScanSummary>
     let status = if ctx.cancel.is_cancelled() { ScanStatus::Cancelled } else { ScanStatus::Complete };
     let complete = (status == ScanStatus::Complete).then(|| ctx.config.ports_per_host());
     let summaries = ctx.hosts.summaries(|ip| ctx.targets.hostname(ip).map(str::to_string), complete);
-    let warnings = warnings(&summaries, &ctx.config);
+    let mut warnings = warnings(&summaries, &ctx.config);
+    warnings.extend(silent_warnings(&ctx, discover));
     let (scan_rate, scan_rate_cuts) = ctx.hosts.scan_rate();
     let c = &ctx.counters;
     Ok(ScanSummary {
@@ -351,6 +353,29 @@ async fn run(ctx: Arc<Ctx>, tx: mpsc::Sender<PortResult>) -> Result<ScanSummary>
         scan_rate_cuts,
         warnings,
     })
+}
+
+/// Addresses scanned at most this many: each one that answered nothing is named in a warning.
+const SILENT_WARNED: u128 = 16;
+
+/// A scan of a few addresses without discovery: name those that answered no probe at all.
+fn silent_warnings(ctx: &Ctx, discover: bool) -> Vec<String> {
+    let Some(ports) = ctx.config.ports.as_ref() else { return Vec::new() };
+    if discover || ctx.cancel.is_cancelled() || ctx.targets.len() > SILENT_WARNED {
+        return Vec::new();
+    }
+    let careful = congestion::careful_rate(ports.len() as u64);
+    (0..ctx.targets.len())
+        .filter_map(|i| ctx.targets.get(i))
+        .filter(|ip| !ctx.hosts.is_up(ip))
+        .map(|ip| {
+            format!(
+                "{ip}: no probe was answered at all, so every port is reported filtered; behind a SYN rate \
+                 limit below {careful:.0}/s that also drops closed ports, open ports cannot be told from \
+                 filtered ones: rescan with rate= at or below the limit if you suspect one"
+            )
+        })
+        .collect()
 }
 
 /// What the user must know about hosts where loss left ports uncertain, and what to do about it.
@@ -528,10 +553,19 @@ async fn probe(ctx: Arc<Ctx>, tx: mpsc::Sender<PortResult>, ip: IpAddr, port: u1
         attempts: p.attempt,
         service: None,
     });
+    // One careful try is owed when the host has answered nothing (see `congestion`).
+    let mut careful = Careful::NotNeeded;
+    let mut informative = 0u32;
     let mut result = if let Some(known) = known {
         known
     } else {
         loop {
+            if careful == Careful::Owed {
+                careful = Careful::Made;
+                if !careful_wait(&ctx, ip).await {
+                    return;
+                }
+            }
             let Some(ticket) = send_slot(&ctx, ip, &ctx.cancel).await else { return };
             c.attempts.fetch_add(1, Ordering::Relaxed);
             if let Some(pilot) = ctx.hosts.tried(ip) {
@@ -557,9 +591,26 @@ async fn probe(ctx: Arc<Ctx>, tx: mpsc::Sender<PortResult>, ip: IpAddr, port: u1
                 Attempt::Silent => {
                     tickets.push(ticket);
                     // No evidence of loss anywhere: the try is as good as answered-by-silence.
-                    risk *= ctx.hosts.drop_estimate(&ip).unwrap_or(0.0);
-                    let tries = tickets.len() as u32;
-                    if let Some(unresolved) = congestion::verdict(tries, risk, timing.min_retries, timing.max_retries) {
+                    let p = ctx.hosts.drop_estimate(&ip).unwrap_or(0.0);
+                    risk *= p;
+                    // A try into an overloaded path (most probes dropped, before the rate was cut)
+                    // says almost nothing: it does not use up `max_retries`, within a hard limit.
+                    if p < congestion::UNINFORMATIVE {
+                        informative += 1;
+                    }
+                    let tries = if tickets.len() >= congestion::hard_tries(timing.max_retries) {
+                        u32::from(timing.max_retries) + 1
+                    } else {
+                        informative
+                    };
+                    let verdict = congestion::verdict(tries, risk, timing.min_retries, timing.max_retries);
+                    let capped = tries > u32::from(timing.max_retries);
+                    if verdict.is_some() && !capped && careful == Careful::NotNeeded && !ctx.hosts.is_up(&ip) {
+                        careful = Careful::Owed;
+                        c.retries.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    }
+                    if let Some(unresolved) = verdict {
                         ctx.hosts.tries(ip, tickets.len() as u8, unresolved);
                         break PortResult {
                             host: ip,
@@ -593,6 +644,26 @@ async fn probe(ctx: Arc<Ctx>, tx: mpsc::Sender<PortResult>, ip: IpAddr, port: u1
     drop(permit);
     ctx.limiter.success();
     record(&ctx, &tx, result).await;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Careful {
+    NotNeeded,
+    Owed,
+    Made,
+}
+
+/// Wait for a careful slot of a host that answered nothing; false if the scan was cancelled.
+async fn careful_wait(ctx: &Ctx, ip: IpAddr) -> bool {
+    let rate = congestion::careful_rate(ctx.config.ports.as_ref().map_or(1, |p| p.len() as u64));
+    let at = ctx.hosts.careful_slot(ip, rate);
+    let waited = tokio::select! {
+        biased;
+        _ = ctx.cancel.cancelled() => false,
+        _ = tokio::time::sleep_until(at) => true,
+    };
+    ctx.hosts.careful_done(ip);
+    waited
 }
 
 /// A pilot: one try to a port of `addr`'s host that answered before, to measure loss where the
