@@ -292,3 +292,10 @@ def test_yield_and_async_stop(truth: dict[str, Any]) -> None:
     assert calls == []  # stopped before the host finished: no callback
     with pytest.raises(nmap.NmapArgumentError):
         nma.scan("198.18.1.2", "22", "-sU")  # checked before scan() returns
+
+
+@pytest.mark.parametrize("spec", ["0xC6120502", "3323068674", "198.18.1", "0x7f.1", "198.1179906", "0x7f.0.0.1"])
+def test_numeric_forms_libc_accepts_are_refused_not_resolved(spec: str) -> None:
+    """What inet_aton would read as an address never reaches the resolver (as in the engine)."""
+    with pytest.raises(nmap.NmapArgumentError, match="numeric form|not within"):
+        nmap.PortScanner().scan(hosts=spec, ports="22", arguments="-sT")

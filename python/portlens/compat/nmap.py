@@ -228,6 +228,10 @@ class _Target:
         return False
 
 
+#: What libc's inet_aton accepts besides dotted decimal: 1 to 4 parts, decimal, octal or hex.
+_LIBC_NUMERIC = re.compile(r"^(0x[0-9a-f]*|[0-9]+)(\.(0x[0-9a-f]*|[0-9]+)){0,3}\.?$", re.IGNORECASE)
+
+
 def _parse_target(spec: str, ipv6: bool, notes: list[str]) -> _Target | None:
     """nmap's target syntax -> portlens targets; None (with a note, as nmap warns) if a name does not resolve."""
     try:
@@ -252,6 +256,13 @@ def _parse_target(spec: str, ipv6: bool, notes: list[str]) -> _Target | None:
         raise NmapArgumentError(f"target {spec!r}: a hostname with a /mask is not supported", item=spec)
     if not _HOSTNAME.match(spec):
         raise NmapArgumentError(f"invalid target {spec!r}", item=spec)
+    if _LIBC_NUMERIC.match(spec):
+        # inet_aton would read it as an address (hex, octal, a 32-bit number, fewer than four
+        # parts): refused, as the engine refuses it, rather than resolved to a surprise.
+        raise NmapArgumentError(
+            f"invalid target {spec!r}: a numeric form other than dotted decimal (write the address a.b.c.d)",
+            item=spec,
+        )
     try:
         info = socket.getaddrinfo(spec, None, socket.AF_INET6 if ipv6 else socket.AF_INET, socket.SOCK_STREAM)
     except (OSError, UnicodeError):
