@@ -42,9 +42,10 @@ impl TimingConfig {
             return Err(crate::Error::option("initial_rtt_timeout", "must be greater than zero"));
         }
         if self.min_retries > self.max_retries {
+            // Named as the pair: either one may be the one the user set.
             return Err(crate::Error::option(
-                "max_retries",
-                format!("{} is below the minimum of {} retries", self.max_retries, self.min_retries),
+                "min_retries",
+                format!("{} is above max_retries ({})", self.min_retries, self.max_retries),
             ));
         }
         Ok(())
