@@ -269,7 +269,9 @@ pub fn start(targets: Targets, config: ScanConfig, runtime: &tokio::runtime::Han
         return Err(Error::Empty(": no (host, port) pairs".into()));
     }
     let fd_limit = limits::raise_fd_limit();
-    let concurrency = limits::concurrency_for(fd_limit.saturating_sub(PILOT_SLOTS as u64), config.concurrency);
+    // Pilots get a sixteenth of the fds at most, so that a low `ulimit -n` still scans.
+    let pilot_slots = (fd_limit.saturating_sub(limits::FD_RESERVE) / 16).clamp(1, PILOT_SLOTS as u64) as usize;
+    let concurrency = limits::concurrency_for(fd_limit.saturating_sub(pilot_slots as u64), config.concurrency);
     let (tx, rx) = mpsc::channel(CHANNEL);
     let cancel = CancellationToken::new();
     let counters = Counters::default();
@@ -280,7 +282,7 @@ pub fn start(targets: Targets, config: ScanConfig, runtime: &tokio::runtime::Han
         pacer: config.rate.map(Pacer::new),
         pilots: TaskTracker::new(),
         pilots_stop: cancel.child_token(),
-        pilot_slots: Arc::new(Semaphore::new(PILOT_SLOTS)),
+        pilot_slots: Arc::new(Semaphore::new(pilot_slots)),
         per_host: config.max_per_host.map(|_| Mutex::new(HashMap::new())),
         counters,
         cancel: cancel.clone(),
