@@ -16,6 +16,8 @@ use tokio::time::Instant;
 const SHARDS: usize = 32;
 /// See `retries`.
 const UDP_LOSS_RETRIES: u8 = 4;
+/// Samples before pilots thin out (see `tried`).
+const EARLY_SAMPLES: f64 = 200.0;
 /// Down hosts listed one by one; beyond this they are only counted.
 pub const DOWN_LISTED: usize = 65_536;
 
@@ -332,7 +334,15 @@ impl HostTable {
         let due = {
             let mut scan = lock(&self.scan);
             scan.since_pilot += 1;
-            let every = if scan.loss.loss() > 0.0 { PILOT_EVERY } else { 4 * PILOT_EVERY };
+            // Early on, every other try: a short scan behind a small limiter must measure its loss
+            // before its ports are settled, and a few hundred samples cost a big scan nothing.
+            let every = if scan.loss.samples() < EARLY_SAMPLES {
+                2
+            } else if scan.loss.loss() > 0.0 {
+                PILOT_EVERY
+            } else {
+                4 * PILOT_EVERY
+            };
             scan.since_pilot >= every
         };
         if !due {
