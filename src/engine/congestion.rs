@@ -274,10 +274,7 @@ impl Flow {
         if !self.rate.is_finite() {
             return (None, self.gen);
         }
-        let interval = Duration::from_secs_f64(1.0 / self.rate);
-        // Unused time is not banked beyond one interval: no burst after a pause.
-        let at = self.next.max(now.checked_sub(interval).unwrap_or(now));
-        self.next = at + interval;
+        let at = super::limits::next_slot(&mut self.next, now, Duration::from_secs_f64(1.0 / self.rate));
         if at > now {
             self.held = true;
             (Some(at), self.gen)

@@ -97,6 +97,14 @@ impl Limiter {
     }
 }
 
+/// The next send slot of a paced stream whose following slot is `next`, and advance it. Unused
+/// time is not banked beyond one interval: no burst after a pause.
+pub fn next_slot(next: &mut Instant, now: Instant, interval: Duration) -> Instant {
+    let at = (*next).max(now.checked_sub(interval).unwrap_or(now));
+    *next = at + interval;
+    at
+}
+
 /// Spaces probe starts evenly to keep an average rate (probes per second).
 #[derive(Debug)]
 pub struct Pacer {
@@ -110,15 +118,7 @@ impl Pacer {
     }
 
     pub async fn wait(&self) {
-        let at = {
-            let mut next = self.next.lock().unwrap_or_else(|e| e.into_inner());
-            let now = Instant::now();
-            // Do not bank unused time beyond one interval: no bursts after a pause.
-            let floor = now.checked_sub(self.interval).unwrap_or(now);
-            let at = (*next).max(floor);
-            *next = at + self.interval;
-            at
-        };
+        let at = next_slot(&mut self.next.lock().unwrap_or_else(|e| e.into_inner()), Instant::now(), self.interval);
         if at > Instant::now() {
             tokio::time::sleep_until(at).await;
         }
