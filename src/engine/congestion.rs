@@ -53,22 +53,39 @@
 //! through fall closer to in proportion than not, the loss measured after it becomes the flow's
 //! base: later cuts react only to loss above it (and a lower loss, measured, lowers the base).
 //!
-//! *Growth.* Once per round of the flow's timeout (the time it takes to learn about a loss), a
-//! flow whose sends were held back by its pacer and whose current loss is within the margin of its
-//! base grows: doubling below `ssthresh` (the rate of the last cut; slow start after an over-deep
-//! cut), then by [`GROWTH`] per round, and faster again ([`PROBE_GROWTH`]) after
-//! [`QUIET_ROUNDS`] rounds without a cut, since a limit can be lifted.
+//! The first cut is measured on the unpaced first pass, a burst whose loss is sampled after it:
+//! it is a guess, so slow start (doubling) follows it. A later cut of a flow that grew in its
+//! generation halves the rate at most (TCP's decrease), as the generation's average send rate
+//! spans the growth that led up to the loss.
 //!
-//! *The scan flow* is cut only when loss shows up on at least two hosts in its generation (or
-//! the scan has one host): an upstream limiter or a congested uplink. One rate-limited host among
-//! many slows only itself.
+//! *Growth.* Once per round of the flow's timeout (the time it takes to learn about a loss), a
+//! flow grows when it sent at its own pace through the round (not held back by another flow or a
+//! lack of work: RFC 7661's application-limited rule, as a flow that is not what sets the pace
+//! lets bursts through, and sends arriving at random lose a third of themselves to a limiter with
+//! a burst of one at a third of its rate), when it has [`GROW_SAMPLES`] samples (pilots, or
+//! answered tries: TCP grows on acknowledgements) since it last grew, and when its current loss
+//! is within the margin of its base: doubling below `ssthresh`, then by [`GROWTH`] per round,
+//! and faster again ([`PROBE_GROWTH`]) after [`QUIET_ROUNDS`] rounds without a cut, since a limit
+//! can be lifted.
+//!
+//! *The scan flow* paces the tries of hosts that do not pace themselves yet (too few samples of
+//! their own, or the first pass); once a host's own flow has been cut, its tries skip the scan
+//! flow. Per-host limiters on many hosts would otherwise look like one upstream limiter and hold
+//! every host to a share of it, and a host's share of a shared limiter is what its own flow
+//! finds anyway. The scan flow is cut only when loss shows up on at least two hosts in its
+//! generation (or the scan has one host): an upstream limiter or a congested uplink, met by
+//! hosts with too few ports each to measure it alone. A host that paces itself gets a pilot
+//! every few of its own tries while it measures a new rate.
 //!
 //! ## Loss-aware retries
-//! Each silent try of a port multiplies the port's *risk* — the probability that it is open and
-//! every try so far was dropped — by the current drop estimate for its host: a smoothed loss over
-//! the host's recent samples (half-life [`HOST_HALF_LIFE`] samples), with the scan's estimate as
-//! prior (weight [`PRIOR`] samples) and one pseudo-loss as an upper-bound margin, so that little
-//! evidence means more tries, not fewer. A port is declared `filtered` only when its risk is at most
+//! A port's *risk* — the probability that it is open and every try so far was dropped — is the
+//! product over its silent tries of the drop estimate for its host, each try taken at the higher
+//! of the estimate when its timeout passed and the estimate now (an early estimate, made on little
+//! evidence, is revised; one made in a burst of loss is kept). The estimate is a smoothed loss
+//! over the host's recent samples (half-life [`HOST_HALF_LIFE`] samples), with the scan's
+//! estimate as prior (weight [`PRIOR`] samples) and one pseudo-loss as an upper-bound margin, so
+//! that little evidence means more tries, not fewer; it is computed on every fate and on pilots
+//! alone, and the higher taken (see [`drop_estimate`]: young fates lean toward answers). A port is declared `filtered` only when its risk is at most
 //! [`RISK_BOUND`] (10⁻⁴) and it had `1 + min_retries` tries; `max_retries` stays a cap on the
 //! informative retries. A try sent while most probes were being dropped ([`UNINFORMATIVE`]: the
 //! first pass into a limiter, before the rate was cut) proves little and is not counted against
@@ -92,8 +109,9 @@ use tokio::time::Instant;
 /// A port is called filtered when the chance that it is open and all its tries were lost is at
 /// most this.
 pub const RISK_BOUND: f64 = 1e-4;
-/// Samples a generation needs before its loss may cut the rate.
-pub const MIN_SAMPLES: u32 = 40;
+/// Samples a generation needs before its loss may cut the rate (and the loss must stand out of
+/// their noise): a host with a few dozen ports must be able to find its limiter.
+pub const MIN_SAMPLES: u32 = 16;
 /// Loss above the base that always counts as congestion, whatever the noise.
 pub const LOSS_MARGIN: f64 = 0.02;
 /// After a cut, send this fraction of what was measured to get through.
@@ -105,6 +123,10 @@ pub const GROWTH: f64 = 1.05;
 /// Growth per round after `QUIET_ROUNDS` rounds without a cut.
 pub const PROBE_GROWTH: f64 = 1.25;
 pub const QUIET_ROUNDS: u32 = 8;
+/// Samples of the current rate a flow needs before it grows again: a round of 20 ms at a few
+/// hundred probes per second holds no pilot at all, and growing on no evidence overshoots a
+/// limiter many times over before the first loss is measured.
+pub const GROW_SAMPLES: u32 = 8;
 /// Sends booked ahead per flow: about 10 ms worth, so that the timer's 1 ms granularity never
 /// starves a fast flow and a cut reaches the wire within a few slots.
 fn horizon(rate: f64) -> usize {
@@ -166,7 +188,8 @@ impl LossEstimate {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Ticket {
     pub host_gen: u32,
-    pub scan_gen: u32,
+    /// None when the try bypassed the scan flow: its host paces itself (see `HostTable::self_paced`).
+    pub scan_gen: Option<u32>,
 }
 
 /// One controlled flow: a paced rate, cut on measured loss and grown while answers come back.
@@ -179,14 +202,25 @@ pub struct Flow {
     ceiling: f64,
     next: Instant,
     gen: u32,
-    gen_start: Instant,
+    /// The first and last send of the generation: what got through is measured over the time
+    /// the sends took, not since the generation began (the unpaced first pass is a burst of a
+    /// few milliseconds; over a second, its rate would read as a small fraction of the truth).
+    first_sent: Option<Instant>,
+    last_sent: Instant,
     sent: u32,
     ok: u32,
     lost: u32,
     base: f64,
     /// Send rate and share that got through of the previous generation, to tell random loss.
     prev: Option<(f64, f64)>,
-    held: bool,
+    /// Sends booked since the round began: a flow grows only while its pace is what limits it.
+    round_sent: u32,
+    /// Whether the last round sent at the flow's pace, and whether the flow grew in this
+    /// generation (see `cut`).
+    last_used: bool,
+    grew: bool,
+    /// Samples since the flow last grew: growth needs evidence that the last step was safe.
+    since_grow: u32,
     last_round: Instant,
     quiet_rounds: u32,
     pub cuts: u32,
@@ -214,13 +248,17 @@ impl Flow {
             ceiling: ceiling.unwrap_or(f64::INFINITY),
             next: now,
             gen: 0,
-            gen_start: now,
+            first_sent: None,
+            last_sent: now,
             sent: 0,
             ok: 0,
             lost: 0,
             base: 0.0,
             prev: None,
-            held: false,
+            round_sent: 0,
+            last_used: false,
+            grew: false,
+            since_grow: 0,
             last_round: now,
             quiet_rounds: 0,
             cuts: 0,
@@ -268,15 +306,22 @@ impl Flow {
         self.gen
     }
 
+    /// Samples of the current generation so far.
+    pub fn gen_samples(&self) -> u32 {
+        self.ok + self.lost
+    }
+
     /// Reserve a send slot: the instant to wait for (None: go now) and the generation to record.
     pub fn reserve(&mut self, now: Instant) -> (Option<Instant>, u32) {
         self.sent = self.sent.saturating_add(1);
+        self.first_sent.get_or_insert(now);
+        self.last_sent = now;
         if !self.rate.is_finite() {
             return (None, self.gen);
         }
+        self.round_sent = self.round_sent.saturating_add(1);
         let at = super::limits::next_slot(&mut self.next, now, Duration::from_secs_f64(1.0 / self.rate));
         if at > now {
-            self.held = true;
             (Some(at), self.gen)
         } else {
             (None, self.gen)
@@ -297,6 +342,7 @@ impl Flow {
         if gen == self.gen {
             self.lost = self.lost.saturating_add(lost);
             self.ok = self.ok.saturating_add(ok);
+            self.since_grow = self.since_grow.saturating_add(lost + ok);
         }
         let n = self.lost + self.ok;
         if n >= 2 * MIN_SAMPLES && gen == self.gen {
@@ -319,7 +365,7 @@ impl Flow {
 
     fn cut(&mut self, p: f64, now: Instant) -> Cut {
         let n = f64::from(self.ok + self.lost);
-        let elapsed = now.duration_since(self.gen_start).as_secs_f64().max(1e-3);
+        let elapsed = self.first_sent.map_or(0.0, |f| self.last_sent.duration_since(f).as_secs_f64()).max(1e-3);
         let sent_rate = (f64::from(self.sent) / elapsed).min(self.rate);
         // What got through, with one pseudo-success: zero successes in n samples is not a rate of 0.
         let through = (f64::from(self.ok) + 1.0) / (n + 2.0);
@@ -335,34 +381,61 @@ impl Flow {
         }
         let excess_through = (through / (1.0 - self.base).max(0.1)).min(1.0);
         let from = self.rate;
-        let to = (sent_rate * excess_through * HEADROOM).max(sent_rate / MAX_CUT).max(MIN_RATE).min(self.ceiling);
+        // A flow that grew in this generation and was sending at its pace when the loss showed
+        // is halved at most (TCP's decrease): the generation's average send rate spans the growth
+        // that led up to the loss, and read alone it lands far below the rate where loss began.
+        let floor = if self.grew && self.last_used && self.rate.is_finite() { self.rate / 2.0 } else { 0.0 };
+        let to =
+            (sent_rate * excess_through * HEADROOM).max(floor).max(sent_rate / MAX_CUT).max(MIN_RATE).min(self.ceiling);
         // The first generation is no reference: unpaced, it also drained a limiter's burst.
         self.prev = (self.cuts > 0).then_some((sent_rate, through));
         self.set_rate(to);
-        self.ssthresh = to;
+        // A cut measured on the unpaced first generation is a rough guess (a burst, its loss
+        // sampled after it): slow start from there finds the rate in a few doublings, where
+        // congestion avoidance would creep up 5 % a round from a guess that can be 5x too low.
+        self.ssthresh = if self.cuts == 0 { f64::INFINITY } else { to };
         self.gen = self.gen.wrapping_add(1);
-        self.gen_start = now;
+        self.first_sent = None;
         self.next = now;
         (self.sent, self.ok, self.lost) = (0, 0, 0);
-        self.held = false;
+        self.round_sent = 0;
+        self.since_grow = 0;
+        self.grew = false;
         self.last_round = now;
         self.quiet_rounds = 0;
         self.cuts += 1;
         Cut { from, to, loss: p }
     }
 
-    /// Once per round: grow if the pacer held sends back and loss is at its base.
+    /// An ordinary try sent in generation `gen` was answered: evidence that the current rate
+    /// carries (TCP grows on acknowledgements), though no measure of loss, which pilots give.
+    pub fn answered(&mut self, gen: u32, now: Instant, round: Duration) {
+        if gen == self.gen {
+            self.since_grow = self.since_grow.saturating_add(1);
+        }
+        self.maybe_grow(now, round);
+    }
+
+    /// Once per round: grow if the flow sent at its pace (it is what holds the sends back, not
+    /// another flow, the fd limit or a lack of work) and loss is at its base. A flow that grew
+    /// while something else set the pace would allow bursts far above its rate (RFC 7661's
+    /// "application-limited" rule): behind a limiter with a burst of one packet, bursts are loss.
     fn maybe_grow(&mut self, now: Instant, round: Duration) {
-        if !self.rate.is_finite() || now.duration_since(self.last_round) < round.max(MIN_ROUND) {
+        let elapsed = now.duration_since(self.last_round);
+        if !self.rate.is_finite() || elapsed < round.max(MIN_ROUND) {
             return;
         }
+        let used = f64::from(self.round_sent) >= 0.5 * self.rate * elapsed.as_secs_f64();
+        self.last_used = used;
         self.last_round = now;
+        self.round_sent = 0;
         let n = self.lost + self.ok;
         let p = if n > 0 { f64::from(self.lost) / f64::from(n) } else { 0.0 };
-        if !self.held || p > self.base + LOSS_MARGIN {
+        if !used || self.since_grow < GROW_SAMPLES || p > self.base + LOSS_MARGIN {
             return;
         }
-        self.held = false;
+        self.since_grow = 0;
+        self.grew = true;
         self.quiet_rounds += 1;
         let factor = if self.rate < self.ssthresh {
             2.0
@@ -398,9 +471,20 @@ pub fn hard_tries(max_retries: u8) -> usize {
     (2 * (usize::from(max_retries) + 1)).min(250)
 }
 
-/// The drop estimate used for a silent try: the host's recent loss with the scan's as prior.
-/// None when nothing anywhere has answered: no evidence of loss at all.
-pub fn drop_estimate(host: Option<&LossEstimate>, scan: &LossEstimate) -> Option<f64> {
+/// The drop estimate used for a silent try: the host's recent loss with the scan's as prior,
+/// measured two ways, `[all fates, pilots only]`, and the higher taken. None when nothing anywhere
+/// has answered: no evidence of loss at all.
+///
+/// Every fate is many samples, but young ones lean toward answers: an answer counts at once, a
+/// lost try to an answering port only once a later try to it is answered, rounds later. Early
+/// in a short lossy scan that estimate is too low (a port settled on it can be a missed open
+/// port). A pilot's fate is known one timeout after it was sent either way, so the pilots'
+/// estimate is unbiased, if noisier; the higher of the two covers both failings.
+pub fn drop_estimate(host: Option<&[LossEstimate; 2]>, scan: &[LossEstimate; 2]) -> Option<f64> {
+    (0..2).filter_map(|k| one_estimate(host.map(|h| &h[k]), &scan[k])).reduce(f64::max)
+}
+
+fn one_estimate(host: Option<&LossEstimate>, scan: &LossEstimate) -> Option<f64> {
     let scan_p = if scan.samples() > 0.0 { scan.upper(0.0, 0.0) } else { 0.0 };
     match host {
         Some(h) if h.samples() > 0.0 => Some(h.upper(scan_p, PRIOR)),
@@ -514,20 +598,35 @@ mod tests {
     #[test]
     fn drop_estimate_uses_scan_prior_and_is_none_without_evidence() {
         let none = LossEstimate::default();
-        assert_eq!(drop_estimate(None, &none), None);
+        let both = |e: LossEstimate| [e, e];
+        assert_eq!(drop_estimate(None, &both(none)), None);
         let mut scan = LossEstimate::default();
         scan.add(0, 1000, SCAN_HALF_LIFE);
-        let p = drop_estimate(None, &scan).unwrap();
+        let p = drop_estimate(None, &both(scan)).unwrap();
         assert!(p < 0.01, "{p}");
         // A host with a few samples, all lost: its own evidence pulls the estimate up.
         let mut host = LossEstimate::default();
         host.add(20, 0, HOST_HALF_LIFE);
-        let ph = drop_estimate(Some(&host), &scan).unwrap();
+        let ph = drop_estimate(Some(&both(host)), &both(scan)).unwrap();
         assert!(ph > 0.3, "{ph}");
         // No loss anywhere, plenty of samples: two tries settle a port.
         let mut clean = LossEstimate::default();
         clean.add(0, 500, HOST_HALF_LIFE);
-        let pc = drop_estimate(Some(&clean), &scan).unwrap();
+        let pc = drop_estimate(Some(&both(clean)), &both(scan)).unwrap();
         assert!(pc * pc <= RISK_BOUND, "{pc}");
+    }
+
+    #[test]
+    fn pilots_loss_outweighs_answers_counted_early() {
+        // 60 answers counted at once, their siblings' losses not known yet; pilots saw 1 in 4 lost.
+        let mut all = LossEstimate::default();
+        all.add(0, 60, HOST_HALF_LIFE);
+        let mut pilots = LossEstimate::default();
+        pilots.add(5, 15, HOST_HALF_LIFE);
+        let p = drop_estimate(Some(&[all, pilots]), &[all, pilots]).unwrap();
+        assert!(p >= 0.25, "{p}");
+        // Without pilots anywhere, the fates alone decide.
+        let p = drop_estimate(Some(&[all, LossEstimate::default()]), &[all, LossEstimate::default()]).unwrap();
+        assert!(p < 0.05, "{p}");
     }
 }

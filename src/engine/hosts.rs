@@ -1,7 +1,7 @@
 //! Per-host state, created on a host's first answer: its RTT estimate, its port counts and its
 //! congestion state (see `congestion`). Hosts that never answer cost nothing here, so memory
 //! follows live hosts, not the target size.
-use super::congestion::{self, Flow, LossEstimate, Ticket, HOST_HALF_LIFE, PILOT_EVERY, SCAN_HALF_LIFE};
+use super::congestion::{self, Flow, LossEstimate, Ticket, HOST_HALF_LIFE, MIN_SAMPLES, PILOT_EVERY, SCAN_HALF_LIFE};
 use super::timing::{RttEstimator, TimingConfig};
 use crate::result::{HostStats, HostSummary, PortState, Protocol, Reason, STATES};
 use std::collections::HashMap;
@@ -16,8 +16,10 @@ use tokio::time::Instant;
 const SHARDS: usize = 32;
 /// See `retries`.
 const UDP_LOSS_RETRIES: u8 = 4;
-/// Samples before pilots thin out (see `tried`).
-const EARLY_SAMPLES: f64 = 200.0;
+/// Pilots before they thin out (see `tried`).
+const EARLY_PILOTS: u64 = 200;
+/// A self-paced host's own pilot cadence while it measures a new rate (see `tried`).
+const HOST_PILOT_EVERY: u32 = 4;
 /// Down hosts listed one by one; beyond this they are only counted.
 pub const DOWN_LISTED: usize = 65_536;
 
@@ -30,6 +32,10 @@ struct HostState {
     recorded: [u64; 2],
     flow: Flow,
     loss: LossEstimate,
+    /// Pilots' fates alone: fewer, but never biased toward answers (see `congestion::drop_estimate`).
+    pilot_loss: LossEstimate,
+    /// This host's tries since its last pilot (see `tried`).
+    since_pilot: u32,
     /// A TCP port known to answer, for pilots, and whether it answered with a RST (preferred).
     pilot: Option<(u16, bool)>,
     stats: HostStats,
@@ -57,6 +63,8 @@ impl HostState {
             recorded: [0; 2],
             flow: Flow::new(Instant::now(), ceiling),
             loss: LossEstimate::default(),
+            pilot_loss: LossEstimate::default(),
+            since_pilot: 0,
             pilot: None,
             stats: HostStats::default(),
             pings: Vec::new(),
@@ -70,10 +78,12 @@ struct ScanState {
     rtt: RttEstimator,
     flow: Flow,
     loss: LossEstimate,
+    pilot_loss: LossEstimate,
     /// The first host that lost a probe in the scan flow's generation, and whether another did.
     losing: (u32, Option<IpAddr>, bool),
-    /// Tries since the last pilot (see `tried`).
+    /// Tries since the last pilot, and pilots sent (see `tried`).
     since_pilot: u32,
+    pilots_sent: u64,
 }
 
 #[derive(Debug)]
@@ -114,8 +124,10 @@ impl HostTable {
                 rtt: RttEstimator::default(),
                 flow: Flow::new(Instant::now(), ceiling),
                 loss: LossEstimate::default(),
+                pilot_loss: LossEstimate::default(),
                 losing: (0, None, false),
                 since_pilot: 0,
+                pilots_sent: 0,
             }),
             loss_seen: AtomicBool::new(false),
             timing,
@@ -245,6 +257,15 @@ impl HostTable {
         }
     }
 
+    /// Whether the host paces itself: its flow was cut on its own measured loss. Its tries then
+    /// skip the scan flow, which is for hosts with too few samples to be measured alone (and for
+    /// the first pass). Paced twice, a host behind its own limiter would be held to the scan
+    /// flow's share, and a flow that does not set the pace lets bursts through: sends that
+    /// arrive at random are lost to a limiter with a burst of one at a third of its rate.
+    pub fn self_paced(&self, ip: &IpAddr) -> bool {
+        lock(self.shard(ip)).get(ip).is_some_and(|h| h.flow.cuts > 0)
+    }
+
     /// The scan flow's reservation permit to wait for before `reserve_scan` (None: unpaced).
     pub fn scan_ahead(&self) -> Option<Arc<Semaphore>> {
         lock(&self.scan).flow.ahead()
@@ -290,7 +311,13 @@ impl HostTable {
             match shard.get_mut(&ip) {
                 Some(h) => {
                     let round = h.rtt.rto(&self.timing).unwrap_or(self.timing.initial_rto);
+                    if !pilot && answered {
+                        if let Some(t) = tickets.last() {
+                            h.flow.answered(t.host_gen, now, round);
+                        }
+                    }
                     if pilot {
+                        h.pilot_loss.add(lost_total, u32::from(answered), HOST_HALF_LIFE);
                         for t in tickets {
                             h.flow.sample(t.host_gen, u32::from(!answered), u32::from(answered), now, round, true);
                         }
@@ -310,10 +337,11 @@ impl HostTable {
         if !pilot {
             return;
         }
-        for t in tickets {
-            if !answered && t.scan_gen == scan.flow.gen() {
+        scan.pilot_loss.add(lost_total, u32::from(answered), SCAN_HALF_LIFE);
+        // Tries of a host that paces itself never went through the scan flow.
+        for gen in tickets.iter().filter_map(|t| t.scan_gen) {
+            if !answered && gen == scan.flow.gen() {
                 // Loss on one host is that host's business; on several, the path's.
-                let gen = scan.flow.gen();
                 match scan.losing {
                     (g, Some(first), _) if g == gen && first != ip => scan.losing.2 = true,
                     (g, Some(_), _) if g == gen => {}
@@ -321,7 +349,7 @@ impl HostTable {
                 }
             }
             let may_cut = live <= 1 || scan.losing.2;
-            if scan.flow.sample(t.scan_gen, u32::from(!answered), u32::from(answered), now, round, may_cut).is_some() {
+            if scan.flow.sample(gen, u32::from(!answered), u32::from(answered), now, round, may_cut).is_some() {
                 scan.losing = (scan.flow.gen(), None, false);
             }
         }
@@ -329,14 +357,17 @@ impl HostTable {
 
     /// A try to `ip` was sent: the port of `ip` to pilot, when one is due. The cadence is
     /// scan-wide (one pilot per `PILOT_EVERY` tries once loss was seen, four times fewer before),
-    /// so that a scan of many hosts with few ports each is measured as well as one host.
+    /// so that a scan of many hosts with few ports each is measured as well as one host; and a
+    /// host that paces itself gets one in `HOST_PILOT_EVERY` of its tries while its current
+    /// rate has fewer than `MIN_SAMPLES` samples, so that a slow host learns its rate in seconds.
     pub fn tried(&self, ip: IpAddr) -> Option<u16> {
-        let due = {
+        let scan_due = {
             let mut scan = lock(&self.scan);
             scan.since_pilot += 1;
             // Early on, every other try: a short scan behind a small limiter must measure its loss
-            // before its ports are settled, and a few hundred samples cost a big scan nothing.
-            let every = if scan.loss.samples() < EARLY_SAMPLES {
+            // before its ports are settled, and a few hundred pilots cost a big scan nothing.
+            // Counted as sent, not answered: the unpaced first pass sends all before any returns.
+            let every = if scan.pilots_sent < EARLY_PILOTS {
                 2
             } else if scan.loss.loss() > 0.0 {
                 PILOT_EVERY
@@ -345,23 +376,34 @@ impl HostTable {
             };
             scan.since_pilot >= every
         };
-        if !due {
+        let mut shard = lock(self.shard(&ip));
+        let h = shard.get_mut(&ip)?;
+        h.since_pilot += 1;
+        let host_due =
+            h.flow.rate().is_some() && h.flow.gen_samples() < MIN_SAMPLES && h.since_pilot >= HOST_PILOT_EVERY;
+        if !scan_due && !host_due {
             return None;
         }
-        let mut shard = lock(self.shard(&ip));
-        let (port, _) = shard.get(&ip)?.pilot?;
-        let h = shard.get_mut(&ip)?;
+        let (port, _) = h.pilot?;
+        h.since_pilot = 0;
         h.stats.pilots += 1;
         h.stats.probes += 1;
         drop(shard);
-        lock(&self.scan).since_pilot = 0;
+        let mut scan = lock(&self.scan);
+        scan.pilots_sent += 1;
+        if scan_due {
+            scan.since_pilot = 0;
+        }
         Some(port)
     }
 
     /// The chance that a try to `ip` was dropped, None without any evidence of loss or its absence.
     pub fn drop_estimate(&self, ip: &IpAddr) -> Option<f64> {
-        let host = lock(self.shard(ip)).get(ip).map(|h| h.loss);
-        let scan = lock(&self.scan).loss;
+        let host = lock(self.shard(ip)).get(ip).map(|h| [h.loss, h.pilot_loss]);
+        let scan = {
+            let scan = lock(&self.scan);
+            [scan.loss, scan.pilot_loss]
+        };
         congestion::drop_estimate(host.as_ref(), &scan)
     }
 

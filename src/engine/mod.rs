@@ -464,7 +464,11 @@ async fn send_slot(ctx: &Ctx, ip: IpAddr, cancel: &CancellationToken) -> Option<
         }
     }
     let h = &ctx.hosts;
-    let scan_gen = paced(h.scan_ahead(), || h.reserve_scan(), |p| h.release_scan(p), cancel).await?;
+    let scan_gen = if h.self_paced(&ip) {
+        None
+    } else {
+        Some(paced(h.scan_ahead(), || h.reserve_scan(), |p| h.release_scan(p), cancel).await?)
+    };
     let host_gen = paced(h.host_ahead(&ip), || h.reserve_host(&ip), |p| h.release_host(&ip, p), cancel).await?;
     Some(Ticket { host_gen, scan_gen })
 }
@@ -542,7 +546,8 @@ async fn probe(ctx: Arc<Ctx>, tx: mpsc::Sender<PortResult>, ip: IpAddr, port: u1
     let rto = || ctx.hosts.rto(&ip);
     let timing = ctx.config.timing;
     let mut tickets: Vec<Ticket> = Vec::new();
-    let mut risk = 1.0f64;
+    // The drop estimate at each silent try's timeout.
+    let mut drops: Vec<f64> = Vec::new();
     let mut starved_since: Option<Instant> = None;
     let c = &ctx.counters;
     let known = ctx.hosts.take_ping(&ip, port).map(|p| PortResult {
@@ -594,7 +599,11 @@ async fn probe(ctx: Arc<Ctx>, tx: mpsc::Sender<PortResult>, ip: IpAddr, port: u1
                     tickets.push(ticket);
                     // No evidence of loss anywhere: the try is as good as answered-by-silence.
                     let p = ctx.hosts.drop_estimate(&ip).unwrap_or(0.0);
-                    risk *= p;
+                    drops.push(p);
+                    // Each try at the higher of its own estimate and today's: an estimate made
+                    // when little was known is revised by what was learnt since (never lowered,
+                    // as a try sent into a limiter before a cut stays as uncertain as it was).
+                    let risk: f64 = drops.iter().map(|d| d.max(p)).product();
                     // A try into an overloaded path (most probes dropped, before the rate was cut)
                     // says almost nothing: it does not use up `max_retries`, within a hard limit.
                     if p < congestion::UNINFORMATIVE {
