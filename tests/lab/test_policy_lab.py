@@ -24,8 +24,7 @@ import pytest
 
 import portlens
 from lab import Lab
-
-from .conftest import ROOT, run_cli
+from tests.factories import ROOT, run_cli
 
 PORTS = "top-1000,31337"
 TODAY = date(2025, 6, 1)

@@ -23,12 +23,14 @@ import pytest
 
 import portlens
 from portlens.compat import nmap
-from portlens.compat.nmap import _plan
-
-from .conftest import ROOT
+from tests.factories import ROOT
 
 SCRIPTS = Path(__file__).parent / "compat_scripts"
+
+
 IMPORT = "import nmap\n"
+
+
 PORTLENS_IMPORT = "from portlens.compat import nmap\n"
 
 
@@ -159,39 +161,6 @@ def test_result_has_python_nmaps_shape_and_methods(truth: dict[str, Any]) -> Non
     # python-nmap's own reader agrees with ours on portlens's XML, and ours reads nmap's
     assert python_nmap.PortScanner().analyse_nmap_xml_scan(xml)["scan"] == got["scan"]
     assert nmap.PortScanner().analyse_nmap_xml_scan(real.get_nmap_last_output())["scan"] == expected["scan"]
-
-
-def test_arguments_map_to_portlens_options(tmp_path: Path) -> None:
-    p = _plan("198.19.0-1.1,3 2001:db8:1::2", None, "-sT -T4 --max-retries 0 --exclude 198.19.1.3 -F")
-    assert p.options == {
-        "initial_rtt_timeout": 0.5,
-        "min_rtt_timeout": 0.1,
-        "max_rtt_timeout": 1.25,
-        "max_retries": 0,
-        "min_retries": 0,
-    }
-    assert [t.items for t in p.targets] == [
-        ("198.19.0.1", "198.19.0.3", "198.19.1.1", "198.19.1.3"),
-        ("2001:db8:1::2",),
-    ]
-    assert p.addresses() == ["198.19.0.1", "198.19.0.3", "198.19.1.1", "2001:db8:1::2"]
-    assert p.ports == sorted(portlens.top_ports("top-100"))
-    p = _plan("198.18.1.2", "T:22,80-82", "-T5 --host-timeout 2m --min-rate 50 --max-rate 100 -Pn --open -vv -d")
-    assert p.ports == [22, 80, 81, 82] and p.host_timeout == 120 and p.options["rate"] == 100
-    assert p.options["max_retries"] == 2 and p.pn and p.open_only and p.list_limit == 25 * (1 + 2 + 20)
-    assert _plan("198.18.1.2", None, "-T1 --min-rate 10").options == {"rate": 10}
-    assert _plan("198.18.1.2", None, "-T polite").options == {"rate": 2.5, "concurrency": 1}
-    assert _plan("198.18.1.2", None, "-T5").host_timeout == 900
-    top = portlens.top_ports("top-1000")
-    assert _plan("198.18.1.2", None, "--top-ports 10").ports == sorted(top[:10])
-    assert len(_plan("198.18.1.2", None, "--top-ports=1005").ports) == 1005
-    assert len(_plan("198.18.1.2", "-", "").ports) == 65535
-    assert _plan("198.18.1.2", "-1024", "--exclude-ports 1-1000").ports == list(range(1001, 1025))
-    assert _plan("198.18.1.2", None, "-p22 -sL").list_only
-    (tmp_path / "in.txt").write_text("198.19.0.0/30 # a block\n2001:db8:1::2\n")
-    (tmp_path / "out.txt").write_text("198.19.0.1\n2001:db8::/32\n")
-    p = _plan("", "80", f"-iL {tmp_path / 'in.txt'} --excludefile={tmp_path / 'out.txt'} 198.19.0.9")
-    assert p.addresses() == ["198.19.0.0", "198.19.0.2", "198.19.0.3", "198.19.0.9"]
 
 
 @pytest.mark.parametrize(

@@ -22,8 +22,7 @@ import pytest
 import portlens
 from lab import Lab
 from lab.services import HARD, SERVICES
-
-from .conftest import run_cli
+from tests.factories import run_cli
 
 BUDGET = 8.0  # seconds per port (the engine's service_timeout)
 

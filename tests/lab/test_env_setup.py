@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent
 ENV_SH = ROOT / "scripts" / "env.sh"
 SYSTEM_PYTHON = Path("/usr/bin/python3")
 MARKER = Path(f"/usr/lib/python3.{sys.version_info[1]}/EXTERNALLY-MANAGED")

@@ -23,7 +23,7 @@ from portlens.policy import Policy, PolicyError, VulnDB, compare_versions
 from portlens.policy.cpe import CpeError, criteria_matches, parse_cpe
 from portlens.policy.vulns import derive_cpes
 
-DATA = Path(__file__).parent / "data" / "policy"
+DATA = Path(__file__).parent.parent / "data" / "policy"
 NVD = DATA / "nvdcve-2.0-sample.json"
 KEV = DATA / "known_exploited_vulnerabilities.json"
 

@@ -11,13 +11,8 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import pty
 import re
-import subprocess
-import sys
-import threading
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -27,117 +22,20 @@ import pytest
 import portlens
 from portlens.report.html import _num
 from portlens.report.jsonfmt import json_schema
-from portlens.results import HostResult, PortResult, ScanResult
-
-from .conftest import ROOT, run_cli
-
-TODAY = date(2025, 6, 1)
-XSS = "<script>window.__pwned=1</script>"
-IMG = "CN=<img src=x onerror=window.__pwned=2>"
-EVIL_HOST = "cam<b>01</b>.lab"
-FORMULA = "=cmd|' /C calc'!A0 | `rm -rf` [x](javascript:alert(1))"
-CAM, SRV, PLC, V6, QUIET = "198.18.9.10", "198.18.9.20", "198.18.9.30", "2001:db8:9::5", "198.18.9.40"
-
-
-def _svc(name: str, product: str | None = None, version: str | None = None, **kw: Any) -> dict[str, Any]:
-    return {"name": name, "product": product, "version": version, "method": "probe", "conf": 0.9, "cpe": [], **kw}
-
-
-def sample_result(drop: tuple[int, ...] = (), t0: datetime | None = None) -> ScanResult:
-    """Four hosts with open ports (one IPv6) and one with none; ``drop`` leaves ports out (an earlier scan)."""
-    tls = {"subject": IMG, "issuer": IMG, "not_after": "2020-01-01T00:00:00Z", "self_signed": True}
-    vulnerable = [{"id": "tls-self-signed", "outcome": "vulnerable"}, {"id": "tls-expired", "outcome": "vulnerable"}]
-    layout: dict[str, tuple[str | None, list[tuple[int, dict[str, Any] | None]]]] = {
-        CAM: (
-            EVIL_HOST,
-            [
-                (80, _svc("http", "nginx", "1.22.1", banner="HTTP/1.1 200 OK\r\nServer: nginx\r\n\r\n" + XSS)),
-                (554, _svc("rtsp", "Dahua RTSP", banner="RTSP/1.0 200 OK")),
-            ],
-        ),
-        SRV: (
-            "files.lab",
-            [
-                (21, _svc("ftp", "vsftpd", "3.0.3", checks=[{"id": "ftp-anonymous", "outcome": "vulnerable"}])),
-                (23, _svc("telnet", banner="Debian GNU/Linux 12\r\nlogin: ")),
-                (443, _svc("https", "nginx", "1.22.1", tls=tls, checks=vulnerable)),
-                (445, _svc("microsoft-ds", "Samba smbd", "4.17", checks=[{"id": "smbv1", "outcome": "vulnerable"}])),
-                (3389, None),
-                (6379, _svc("redis", "Redis", "7.0.15", checks=[{"id": "redis-no-auth", "outcome": "ok"}])),
-                (31337, _svc("unknown", banner=FORMULA)),
-            ],
-        ),
-        PLC: (None, [(502, None)]),
-        V6: (None, [(22, _svc("ssh", "OpenSSH", "7.4", banner="SSH-2.0-OpenSSH_7.4"))]),
-    }
-    ports: list[PortResult] = []
-    hosts: list[HostResult] = []
-    for host, (hostname, items) in layout.items():
-        ps = tuple(
-            PortResult(host, port, "tcp", "open", "syn-ack", 0.0004, 1, hostname, service=svc)
-            for port, svc in items
-            if port not in drop
-        )
-        ports += ps
-        counts = {"open": len(ps), "closed": 1000 - len(ps), "filtered": 0, "open|filtered": 0}
-        hosts.append(HostResult(host, hostname, counts, 0.0004, ps))
-    hosts.append(HostResult(QUIET, None, {"open": 0, "closed": 1000, "filtered": 0, "open|filtered": 0}, 0.0003))
-    start = t0 or datetime(2025, 6, 1, 12, 0, tzinfo=timezone.utc)
-    return ScanResult(
-        ports=tuple(ports),
-        hosts=tuple(hosts),
-        counts={"open": len(ports), "closed": 5000 - len(ports), "filtered": 0, "open|filtered": 0},
-        status="complete",
-        started=start,
-        finished=start + timedelta(seconds=1.5),
-        hosts_total=256,
-        ports_per_host=1000,
-        options={"targets": ["198.18.9.0/24", V6], "ports": "top-1000"},
-    )
-
-
-def sample_drift() -> dict[str, Any]:
-    """A ``portlens.drift/1`` document as issue 7's Drift.to_dict() gives it, with hostile strings."""
-    new = portlens.assess(sample_result(), today=TODAY).findings[0].to_dict()
-    new["title"] = "New " + XSS
-    return {
-        "schema": "portlens.drift/1",
-        "a": {"id": "scan-1", "started": "2025-05-01T12:00:00+00:00", "targets": ["198.18.9.0/24"]},
-        "b": {"id": "scan-2", "started": "2025-06-01T12:00:00+00:00", "targets": ["198.18.9.0/24"]},
-        "ports": {
-            "opened": [
-                {"host": SRV, "port": 6379, "protocol": "tcp", "event": "OPENED"},
-                {"host": SRV, "port": 3389, "protocol": "tcp", "event": "REOPENED"},
-            ],
-            "closed": [{"host": CAM, "port": 8080, "protocol": "tcp", "event": "CLOSED"}],
-        },
-        "services": {
-            "changed": [
-                {"host": SRV, "port": 21, "protocol": "tcp", "field": "version", "before": "2.3.4", "after": XSS}
-            ]
-        },
-        "findings": {
-            "new": [new],
-            "resolved": [{**new, "id": "PL-0000000000000000", "title": "Old telnet", "severity": "high"}],
-            "severity_changed": [
-                {
-                    "id": "PL-1111111111111111",
-                    "title": "TLS",
-                    "host": SRV,
-                    "port": 443,
-                    "before": "low",
-                    "after": "medium",
-                }
-            ],
-        },
-    }
-
-
-HISTORY = [
-    {"started": "2025-04-01T12:00:00+00:00", "open_ports": 7, "findings": 9},
-    {"started": "2025-05-01T12:00:00+00:00", "open_ports": 9, "findings": 12},
-    {"started": "2025-06-01T12:00:00+00:00", "open_ports": 12, "findings": 14},
-]
+from portlens.results import ScanResult
+from tests.factories import (
+    CAM,
+    EVIL_HOST,
+    FORMULA,
+    HISTORY,
+    PLC,
+    SRV,
+    TODAY,
+    V6,
+    XSS,
+    sample_drift,
+    sample_result,
+)
 
 
 @pytest.fixture(scope="module")
@@ -355,108 +253,6 @@ def test_plot(result: ScanResult, assessment: portlens.Assessment) -> None:
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     assert buf.getvalue()[:8] == b"\x89PNG\r\n\x1a\n" and len(buf.getvalue()) > 10_000
-
-
-# -- progress bars on a real lab scan, and the CLI ---------------------------------------------------------
-def test_progress_auto_is_a_tqdm_bar(truth: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
-    from portlens import notebook
-
-    bars: list[notebook.TqdmBar] = []
-
-    class Recording(notebook.TqdmBar):
-        def __init__(self, *a: Any, **kw: Any) -> None:
-            super().__init__(*a, file=io.StringIO(), **kw)
-            bars.append(self)
-
-    monkeypatch.setattr(notebook, "TqdmBar", Recording)
-    host = truth["open"]["v4"]
-    for progress in (True, "auto"):
-        r = portlens.scan(host, ports="1-2000", progress=progress)
-        bar = bars[-1]
-        assert bar.closed and bar.bar is not None
-        assert bar.bar.n == bar.bar.total == 2000
-        assert f"{len(r.open_ports())} open" in bar.bar.postfix
-    seen: list[Any] = []
-    portlens.scan(host, ports="1-100", progress=seen.append)  # the callable form is unchanged
-    assert seen and seen[-1].done == 100 and len(bars) == 2
-    with pytest.raises(portlens.OptionError):
-        portlens.scan(host, ports="1-10", progress="fancy")
-
-
-def test_cli_shows_a_rich_bar_on_a_terminal(truth: dict[str, Any]) -> None:
-    master, slave = pty.openpty()
-    chunks: list[bytes] = []
-
-    def read() -> None:
-        while True:
-            try:
-                chunk = os.read(master, 65536)
-            except OSError:  # EIO: the terminal's other side is closed
-                return
-            if not chunk:
-                return
-            chunks.append(chunk)
-
-    argv = [sys.executable, "-m", "portlens.cli", "scan", truth["filt"]["v4"], "-p", "1-3000"]
-    proc = subprocess.Popen(
-        [*argv, "--max-rtt-timeout", "0.2"],
-        stdout=subprocess.PIPE,
-        stderr=slave,
-        cwd=ROOT,
-        env={**os.environ, "COLUMNS": "120", "TERM": "xterm"},
-    )
-    os.close(slave)
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    try:
-        out, _ = proc.communicate(timeout=60)
-    finally:
-        proc.kill()
-        reader.join(5)
-        os.close(master)
-    err = b"".join(chunks).decode(errors="replace")
-    assert proc.returncode == 0, err
-    assert "scanning" in err and "━" in err and "probes" in err  # rich's bar, drawn on the terminal
-    assert "portlens scan complete" in out.decode()
-
-
-def test_cli_writes_reports(truth: dict[str, Any], tmp_path: Path) -> None:
-    host = truth["hostile"]["v4"]
-    out = {ext: tmp_path / f"r{ext}" for ext in (".json", ".html", ".md", ".csv", ".findings.csv", ".assessment.json")}
-    args = ["scan", host, "-p", "7101-7106,22", "-q", "--services", "--service-timeout", "1"]
-    p = run_cli(*args, *(x for path in out.values() for x in ("-o", str(path))))
-    assert p.returncode == 0, p.stderr
-    assert all(path.exists() for path in out.values())
-    jsonschema.validate(json.loads(out[".json"].read_text()), json_schema("portlens.scan/1"))
-    jsonschema.validate(json.loads(out[".assessment.json"].read_text()), json_schema("portlens.assessment/1"))
-    assert len(list(csv.DictReader(io.StringIO(out[".csv"].read_text())))) == 6
-    assert (
-        len(list(csv.DictReader(io.StringIO(out[".findings.csv"].read_text())))) >= 6
-    )  # at least an open-port finding each
-    assert "<title>portlens assessment</title>" in out[".html"].read_text()
-    # report: from saved results, with a previous scan; and from a saved assessment
-    prev = tmp_path / "prev.json"
-    prev.write_text(out[".json"].read_text().replace('"port": 7106', '"port": 7999'))
-    p = run_cli(
-        "report",
-        str(out[".json"]),
-        "-o",
-        str(tmp_path / "b.html"),
-        "-o",
-        str(tmp_path / "b.md"),
-        "--previous",
-        str(prev),
-        "--title",
-        "Weekly",
-    )
-    assert p.returncode == 0, p.stderr
-    assert f"written: {tmp_path / 'b.html'}" in p.stdout
-    md = (tmp_path / "b.md").read_text()
-    assert md.startswith("# Weekly") and f"`{host}:7106/tcp` OPENED" in md and f"`{host}:7999/tcp` CLOSED" in md
-    p = run_cli("report", str(out[".assessment.json"]), "-o", str(tmp_path / "c.html"), "--fail-on", "info")
-    assert p.returncode == 3 and (tmp_path / "c.html").exists()
-    p = run_cli("report", str(out[".assessment.json"]), "-o", str(tmp_path / "c.csv"))
-    assert p.returncode == 2 and "not a report format" in p.stderr
 
 
 def test_html_renders_the_store_drift(result: ScanResult, assessment: portlens.Assessment) -> None:

@@ -29,9 +29,11 @@ import portlens
 from portlens import _options, distributed
 from portlens._scan import _request
 from portlens.compat import nmap
-from tests.conftest import run_cli
+from tests.factories import run_cli
 
 CHILD_AS = 1 << 30  # address space of a CLI child: a hostile value must not make it grow
+
+
 BIG = 10**5000  # int() of its text is refused by Python itself (4300 digits)
 
 
@@ -460,6 +462,8 @@ VALUES = st.one_of(
     st.complex_numbers(),
     st.dictionaries(st.text(max_size=2), st.integers(), max_size=2),
 )
+
+
 NAMES = st.sampled_from(sorted(_options.ENGINE))
 
 
@@ -490,31 +494,3 @@ def test_random_options_are_refused_by_name_or_round_trip(host: str, options: di
             assert set(recorded[name]) == set(_options.check(name, value))
         elif name in recorded and name not in ("exclude", "scope"):
             assert _same(name, _options.check(name, value), recorded[name]), (name, value, recorded[name])
-
-
-@settings(max_examples=300, deadline=None)
-@given(
-    name=st.sampled_from(sorted(_options.OPTIONS)),
-    text=st.one_of(st.text(max_size=30), st.from_regex(r"-?\d{1,60}(\.\d{1,5})?(e-?\d{1,4})?")),
-)
-def test_command_line_text_is_refused_by_name_or_checked(name: str, text: str) -> None:
-    try:
-        value = _options.parse(name, text)
-    except portlens.OptionError as e:
-        assert e.item == name and str(e).startswith(f"invalid option {name}: ")
-        return
-    assert _options.check(name, value) == value
-
-
-@settings(max_examples=200, deadline=None)
-@given(
-    name=st.sampled_from(sorted(n for n, s in _options.OPTIONS.items() if isinstance(s, _options.Int))), n=st.integers()
-)
-def test_integers_from_text_and_from_python_agree(name: str, n: int) -> None:
-    try:
-        expected = _options.check(name, n)
-    except portlens.OptionError:
-        with pytest.raises(portlens.OptionError):
-            _options.parse(name, str(n))
-        return
-    assert _options.parse(name, str(n)) == expected

@@ -25,8 +25,7 @@ import pytest
 import portlens
 import portlens.distributed as pd
 from lab import Lab
-
-from .conftest import ROOT, run_cli
+from tests.factories import ROOT, run_cli
 
 WORKERS = 2
 ANYIP_PORTS = "1-30,80,443"  # 32 ports: 22 closed, 80 and 443 open, the rest closed; dead hosts filtered

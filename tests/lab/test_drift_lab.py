@@ -25,9 +25,7 @@ from typing import Any
 import portlens
 from lab import Lab
 from portlens.policy import finding_id
-
-from .conftest import ROOT, run_cli
-from .test_store import pg, store_url  # noqa: F401 - fixtures: SQLite and PostgreSQL stores
+from tests.factories import ROOT, pg, run_cli, store_url  # noqa: F401 - fixtures: SQLite and PostgreSQL stores
 
 EVIL = "<script>alert('drift')</script>"
 

@@ -20,8 +20,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import Select
 
 import portlens
-
-from .test_report import HISTORY, TODAY, XSS, sample_drift, sample_result
+from tests.factories import HISTORY, TODAY, XSS, sample_drift, sample_result
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
@@ -145,7 +144,7 @@ def _assert_not_blank(png: Path) -> None:
 
 def test_lab_scan_report_in_chromium(browser: WebDriver, truth: dict[str, Any], tmp_path: Path) -> None:
     """A real scan of the lab's hostile host (its script banner on 7106) and open host, via the CLI."""
-    from .conftest import run_cli
+    from tests.factories import run_cli
 
     path = tmp_path / "lab.html"
     targets = [truth["hostile"]["v4"], truth["open"]["v4"]]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import portlens
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent
 
 
 def test_demo_scans_its_lab_and_writes_the_reports(tmp_path: Path) -> None:

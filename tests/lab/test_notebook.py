@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import ROOT
+from tests.factories import ROOT
 
 NOTEBOOK = ROOT / "notebooks" / "assessment.ipynb"
 

@@ -21,7 +21,7 @@ import portlens
 from portlens.policy import CHECKS, PRACTICES, SEVERITIES, WEIGHTS, Policy, PolicyError, Rule
 from portlens.policy.contract import read_service
 
-DATA = Path(__file__).parent / "data" / "policy"
+DATA = Path(__file__).parent.parent / "data" / "policy"
 TODAY = date(2025, 6, 1)
 
 

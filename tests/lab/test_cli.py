@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .conftest import ROOT, run_cli
+from tests.factories import ROOT, run_cli
 
 
 def test_scan_writes_json_and_jsonl(truth: dict[str, Any], tmp_path: Path) -> None:
