@@ -67,7 +67,7 @@ from ..exceptions import InputError, OptionError, PortlensError
 from ..files import xmlsafe
 from ..files.read import ReadError, read_text
 from ..report.nmap_xml import ExtraHost, compress_ports, render
-from ..results import ScanResult
+from ..results import ScanResult, merge
 
 __all__ = [
     "PortScanner",
@@ -579,29 +579,10 @@ class _Outcome:
     extra: list[ExtraHost]
 
 
-def _addr_order(address: str) -> tuple[int, int]:
-    ip = ipaddress.ip_address(address)
-    return (ip.version, int(ip))
-
-
 def _merge(parts: Sequence[ScanResult]) -> ScanResult:
-    """Scans of one host each -> one result."""
-    counts: dict[str, int] = {}
-    for r in parts:
-        for k, v in r.counts.items():
-            counts[k] = counts.get(k, 0) + v
-    return ScanResult(
-        ports=tuple(sorted((p for r in parts for p in r.ports), key=lambda p: (_addr_order(p.host), p.port))),
-        hosts=tuple(sorted((h for r in parts for h in r.hosts), key=lambda h: _addr_order(h.address))),
-        counts=counts,
-        status="complete",
-        started=min(r.started for r in parts),
-        finished=max(r.finished for r in parts),
-        hosts_total=sum(r.hosts_total for r in parts),
-        ports_per_host=parts[0].ports_per_host,
-        options=parts[0].options,
-        stats={},
-    )
+    """Scans of one host each -> one result (a host cut short by --host-timeout is listed as nmap
+    lists it, so the whole stays "complete")."""
+    return merge(parts, status="complete", stats={})
 
 
 class _Runner:

@@ -18,7 +18,7 @@ from sqlalchemy import ColumnElement, Connection, Engine, RowMapping, and_, dele
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from ..exceptions import OptionError
-from ..results import STATES, HostResult, PortResult, ScanResult, _port_key
+from ..results import STATES, HostResult, PortResult, ScanResult, by_host, host_key, port_key
 from .engine import create, display_url, resolve_url, write_tx
 from .errors import NotFoundError, StoreError
 from .migrations import migrate
@@ -480,11 +480,9 @@ class Store:
                 )
                 for r in prow
             ),
-            key=_port_key,
+            key=port_key,
         )
-        by_host: dict[str, list[PortResult]] = {}
-        for p in ports:
-            by_host.setdefault(p.host, []).append(p)
+        grouped = by_host(ports)
         if hrow:
             hosts = [
                 HostResult(
@@ -492,14 +490,14 @@ class Store:
                     hostname=h["hostname"],
                     counts=dict(h["counts"] or {}),
                     rtt=h["rtt"],
-                    ports=tuple(by_host.get(h["address"], ())),
+                    ports=tuple(grouped.get(h["address"], ())),
                     state=h["state"],
                     reason=h["reason"],
                     stats=None if h["stats"] is None else dict(h["stats"]),
                 )
                 for h in hrow
             ]
-            hosts.sort(key=lambda h: (h.state != "up", _port_key(PortResult(h.address, 0, "", "", ""))[0]))
+            hosts.sort(key=host_key)
         else:  # never finished: the hosts its port results show
             hosts = [
                 HostResult(
@@ -509,7 +507,7 @@ class Store:
                     rtt=None,
                     ports=tuple(ps),
                 )
-                for addr, ps in by_host.items()
+                for addr, ps in grouped.items()
             ]
         counts = dict(srow["counts"] or {}) or {s: sum(1 for p in ports if p.state == s) for s in STATES}
         options = dict(srow["options"] or {}) or {"targets": list(info.targets), "ports": info.ports}

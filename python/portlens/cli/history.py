@@ -1,7 +1,9 @@
-"""The command line of the store: ``scan --save/--db/--profile``, ``history``, ``diff``, ``profile``.
+"""The command line of the store (`portlens.store`): ``scan --save/--db/--profile``, ``history``,
+``diff``, ``profile``.
 
 `portlens.cli` builds its parser with `add_scan_options` and `add_parsers` and hands these commands
-to `run`; SQLAlchemy is imported only when a command needs the store.
+to `run` (with the whole parser as ``args.parser``: a profile's options are checked by the scan's
+own flags); SQLAlchemy is imported only when a command needs the store.
 """
 
 from __future__ import annotations
@@ -17,11 +19,11 @@ from typing import TYPE_CHECKING, Any
 from ..exceptions import OptionError
 from ..files.write import check_target
 from ..policy.model import SEVERITIES
-from .errors import NotFoundError, StoreError
+from ..store.errors import NotFoundError, StoreError
 
 if TYPE_CHECKING:
     from ..results import ScanResult
-    from .store import Store
+    from ..store.store import Store
 
 __all__ = ["COMMANDS", "EXIT_DRIFT", "add_scan_options", "add_parsers", "prepare_scan", "finish_scan", "run"]
 
@@ -112,21 +114,19 @@ def add_parsers(sub: Any) -> None:
 
 
 def _open(db: str | None) -> Store:
-    from . import open as open_store
+    from ..store import open as open_store
 
     return open_store(db)
 
 
-def _scan_parser() -> argparse.ArgumentParser:
-    from .. import cli
-
-    sub = next(a for a in cli._parser()._actions if isinstance(a, argparse._SubParsersAction))
-    parser: argparse.ArgumentParser = sub.choices["scan"]
-    return parser
+def _scan_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    scan: argparse.ArgumentParser = sub.choices["scan"]
+    return scan
 
 
-def _scan_defaults() -> dict[str, Any]:
-    return vars(_scan_parser().parse_args([]))
+def _scan_defaults(parser: argparse.ArgumentParser) -> dict[str, Any]:
+    return vars(_scan_parser(parser).parse_args([]))
 
 
 def _profile_options(profile: str, options: Mapping[str, Any], parser: argparse.ArgumentParser) -> dict[str, Any]:
@@ -191,7 +191,7 @@ def prepare_scan(args: argparse.Namespace) -> Store | None:
             prof = store.profile(args.profile)
             if args.targets:
                 raise OptionError(f"profile {args.profile!r} has its targets: give none on the command line")
-            parser = _scan_parser()
+            parser = _scan_parser(args.parser)
             defaults = vars(parser.parse_args([]))
             args.targets = list(prof.targets)
             if args.ports == defaults["ports"]:
@@ -227,7 +227,7 @@ def finish_scan(args: argparse.Namespace, store: Store | None, scan: Any, result
         # its findings, for 'portlens history' (the policy files were read before the scan)
         store.set_assessment(scan_id, store.assess(scan_id, args.policy, args.baseline))
         if not args.quiet:
-            from .engine import display_url
+            from ..store.engine import display_url
 
             print(f"  saved: scan #{scan_id} ({store.scan(scan_id).status}) to {display_url(store.url)}")
     finally:
@@ -314,7 +314,7 @@ def _history(args: argparse.Namespace, store: Store) -> int:
 
 
 def _diff(args: argparse.Namespace, store: Store) -> int:
-    from .render import format_for
+    from ..store.render import format_for
 
     if len(args.scans) not in (0, 2):
         raise OptionError("diff takes two scan ids (A B), or none")
@@ -373,9 +373,7 @@ def _profile(args: argparse.Namespace, store: Store) -> int:
     tokens = list(args.scan_args)
     replace = args.replace or "--replace" in tokens
     tokens = [t for t in tokens if t != "--replace"]
-    from .. import cli
-
-    ns = cli._parser().parse_args(["scan", *tokens])  # the scan's own checks (argparse exits 2)
+    ns = args.parser.parse_args(["scan", *tokens])  # the scan's own checks (argparse exits 2)
     if not ns.targets:
         raise OptionError(f"profile {args.name!r}: give its targets")
     if ns.profile:
@@ -383,7 +381,7 @@ def _profile(args: argparse.Namespace, store: Store) -> int:
     for label, path in (("policy", ns.policy), ("baseline", ns.baseline)):
         if path is not None and not Path(path).is_file():
             raise OptionError(f"profile {args.name!r}: {label} file {path!r} not found", item=path)
-    defaults = _scan_defaults()
+    defaults = _scan_defaults(args.parser)
     options = {k: v for k, v in vars(ns).items() if k not in _NOT_OPTIONS and v != defaults.get(k)}
     prof = store.add_profile(
         args.name,

@@ -1,90 +1,36 @@
-"""Scale a scan out on a Dask cluster: coarse shards, each run by the Rust engine on a worker.
-
-    from dask.distributed import Client
-    import portlens
-
-    with Client("tcp://scheduler:8786") as client:
-        result = portlens.scan("198.18.0.0/16", ports="top-1000", executor=client)
-
-The client resolves and scope-checks the targets once (nothing is sent), then cuts the
-(address × port) space into shards of about ``shard_probes`` probes: blocks of consecutive
-addresses × ranges of the port list. Each shard is a plain dict that a worker turns into an
-ordinary `portlens.scan`; the worker sends back ``ScanResult.to_dict()``. The client merges every
-shard exactly once, keyed by shard id, into one `ScanResult`.
-
-Why nothing is lost or counted twice: a shard covers a fixed set of (address, port) pairs, so
-running it again after a worker died, or after it raised, covers the same pairs and nothing else;
-the merge accepts exactly one delivery per shard id and ignores any other, and the scan is
-complete only when every shard id has been merged. A shard whose worker died is rescheduled by
-Dask (``distributed.scheduler.allowed-failures``); a shard that raised, came back incomplete, or
-was given up by Dask (``KilledWorker``) is resubmitted here, up to ``retries`` times.
-
-Limits that promise something about the load on the network travel split: ``rate`` is divided by
-the number of shards allowed to run at once (the cluster's threads, or the shards if fewer), and
-at most that many are ever submitted, so the cluster as a whole never exceeds it; ``max_per_host``
-is divided the same way when one host's ports span several shards. ``concurrency`` (sockets in
-flight) is a limit of each worker process, as on one machine, and travels unchanged.
-
-With ``save=`` the scan is recorded in the history store when it starts and every merged shard's
-ports are written as they arrive, as a local scan's batches are.
-
-This module is importable without Dask; Dask is imported when a scan starts
-(``pip install 'portlens[dask]'``).
+"""Running a planned scan (`portlens.distributed.plan`) on a Dask cluster: shards submitted, failed
+ones resubmitted, each merged exactly once (`portlens.results.merge`), progress and the store
+writer fed as shards arrive.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import importlib
-import ipaddress
-import math
 import os
 import queue
 import socket
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from types import TracebackType
 from typing import Any
 
-import portlens
-from portlens import HostResult, PortResult, Progress, ScanResult
+from .._options import check, check_all
+from .._scan import ResultSink, Scan, build_request, run
+from ..exceptions import InputError, OptionError, ScanError, ScanInterrupted
+from ..progress import Progress, ProgressCallback
+from ..results import PortResult, ScanResult, merge
+from ..store import begin_writer
+from .plan import DEFAULT_SHARD_PROBES, ShardPlan, plan
 
-from ._options import check, check_all
-from ._scan import _request, _sink
+__all__ = ["DistributedScan", "ShardFailure", "connect", "run_shard", "scan", "start"]
 
-__all__ = [
-    "DEFAULT_SHARD_PROBES",
-    "DistributedScan",
-    "PortChunk",
-    "ShardFailure",
-    "ShardPlan",
-    "connect",
-    "plan",
-    "run_shard",
-    "scan",
-    "start",
-]
-
-ProgressCallback = Callable[[Progress], object]
-
-#: Probes (host × port pairs) per shard: a few seconds of engine work. Besides Dask's per-task cost
-#: (milliseconds), every shard pays fixed waits of its own engine: host discovery waits about a
-#: second for silent addresses, RTTs are learnt afresh, and the last silent probes wait out a
-#: timeout and a retry. Large shards amortise them (see bench/dask_overhead.py).
-DEFAULT_SHARD_PROBES = 1 << 18
-#: The smallest shard a rate limit may shrink shards to.
-MIN_SHARD_PROBES = 256
-#: Under a rate limit, shards shrink so that one takes at most this long at its share of the rate.
-RATE_LIMITED_SHARD_SECONDS = 30.0
 #: Seconds to wait for a finished shard's result to arrive (it may be recomputed if its worker died).
 FETCH_TIMEOUT = 120.0
-
-# Options that the client applies before cutting shards: they must not be applied twice.
-_CLIENT_SIDE = ("exclude", "exclude_ports")
 
 
 def _dask() -> Any:
@@ -92,9 +38,7 @@ def _dask() -> Any:
     try:
         return importlib.import_module("distributed")
     except ImportError as e:
-        raise portlens.OptionError(
-            "scanning on a Dask cluster needs Dask: pip install 'portlens[dask]'", item="executor"
-        ) from e
+        raise OptionError("scanning on a Dask cluster needs Dask: pip install 'portlens[dask]'", item="executor") from e
 
 
 def connect(address: str, timeout: float = 30.0) -> Any:
@@ -103,216 +47,7 @@ def connect(address: str, timeout: float = 30.0) -> Any:
     try:
         return dask.Client(address, timeout=timeout)
     except (OSError, TimeoutError) as e:
-        raise portlens.ScanError(f"cannot reach the Dask scheduler at {address!r}: {e}") from e
-
-
-# --------------------------------------------------------------------------------------- shards
-
-
-def _ip(version: int, value: int) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
-    return ipaddress.IPv4Address(value) if version == 4 else ipaddress.IPv6Address(value)
-
-
-def _address_blocks(intervals: Sequence[tuple[str, str, int]], size: int) -> Iterator[list[str]]:
-    """Consecutive runs of ``size`` addresses (the last one shorter) as target items, lazily:
-    a /8 is a handful of intervals, never a list of addresses."""
-    block: list[str] = []
-    room = size
-    for first, last, _count in intervals:
-        a = ipaddress.ip_address(first)
-        lo, hi = int(a), int(ipaddress.ip_address(last))
-        while lo <= hi:
-            take = min(room, hi - lo + 1)
-            start, end = _ip(a.version, lo), _ip(a.version, lo + take - 1)
-            block.append(str(start) if take == 1 else f"{start}-{end}")
-            lo += take
-            room -= take
-            if room == 0:
-                yield block
-                block, room = [], size
-    if block:
-        yield block
-
-
-def _port_spec(ports: Sequence[int]) -> str:
-    """Sorted ports as a compact specification: ``1-1024,8080``."""
-    parts: list[str] = []
-    i = 0
-    while i < len(ports):
-        j = i
-        while j + 1 < len(ports) and ports[j + 1] == ports[j] + 1:
-            j += 1
-        parts.append(str(ports[i]) if i == j else f"{ports[i]}-{ports[j]}")
-        i = j + 1
-    return ",".join(parts)
-
-
-def _split(items: Sequence[int], n: int) -> list[Sequence[int]]:
-    """``items`` in ``n`` consecutive chunks whose sizes differ by at most one."""
-    q, r = divmod(len(items), n)
-    out, at = [], 0
-    for i in range(n):
-        size = q + (1 if i < r else 0)
-        out.append(items[at : at + size])
-        at += size
-    return out
-
-
-@dataclass(frozen=True)
-class PortChunk:
-    """A consecutive range of one protocol's port list."""
-
-    protocol: str
-    spec: str
-    count: int
-
-
-@dataclass(frozen=True)
-class ShardPlan:
-    """How a scan is cut: ``port_chunks`` × address blocks of ``hosts_per_shard`` addresses.
-
-    Iterating yields the shards lazily, as plain picklable dicts ``{"id", "chunk", "targets",
-    "ports", "probes", "options"}``, port range by port range (so that the shards running at the
-    same time hold different hosts, as the engine's probe order spreads the load on each host).
-    """
-
-    intervals: tuple[tuple[str, str, int], ...]
-    hostnames: Mapping[str, str]
-    hosts: int
-    ports_per_host: int
-    port_chunks: tuple[PortChunk, ...]
-    hosts_per_shard: int
-    shard_probes: int
-    slots: int
-    options: Mapping[str, Any]
-    recorded: Mapping[str, Any] = field(default_factory=dict)  # the scan's options, as a local scan records them
-
-    @property
-    def address_blocks(self) -> int:
-        return math.ceil(self.hosts / self.hosts_per_shard) if self.hosts else 0
-
-    @property
-    def shards(self) -> int:
-        return self.address_blocks * len(self.port_chunks)
-
-    @property
-    def probes(self) -> int:
-        """Probes if every host is port-scanned (host discovery may leave fewer)."""
-        return self.hosts * self.ports_per_host
-
-    @property
-    def split_limits(self) -> bool:
-        """Whether a limit (``rate``, ``max_per_host``) was divided among concurrent shards."""
-        return self.options.get("rate") is not None or (
-            self.options.get("max_per_host") is not None and len(self.port_chunks) > 1
-        )
-
-    def __iter__(self) -> Iterator[dict[str, Any]]:
-        sid = 0
-        for ci, chunk in enumerate(self.port_chunks):
-            options = dict(self.options)
-            if "protocol" in self.recorded:
-                options["protocol"] = chunk.protocol
-            for block in _address_blocks(self.intervals, self.hosts_per_shard):
-                yield {
-                    "id": sid,
-                    "chunk": ci,
-                    "targets": block,
-                    "ports": chunk.spec,
-                    "probes": sum(_range_len(t) for t in block) * chunk.count,
-                    "options": options,
-                }
-                sid += 1
-
-
-def _range_len(item: str) -> int:
-    """Number of addresses in one target item (``a-b`` or ``a``)."""
-    if "-" not in item:
-        return 1
-    first, last = item.split("-", 1)
-    return int(ipaddress.ip_address(last)) - int(ipaddress.ip_address(first)) + 1
-
-
-def plan(
-    targets: str | Iterable[str],
-    ports: str | Iterable[int] = "top-1000",
-    *,
-    slots: int = 1,
-    shard_probes: int = DEFAULT_SHARD_PROBES,
-    **options: Any,
-) -> ShardPlan:
-    """Validate a scan, resolve its targets (nothing is sent) and cut it into shards.
-
-    ``slots``: how many shards may run at once (the cluster's threads); ``rate`` is divided by
-    it (by the number of shards when there are fewer) and, when a host's ports span shards,
-    ``max_per_host`` too.
-
-    Sizing: each protocol's port list is cut into equal consecutive ranges of at most
-    ``shard_probes`` ports, an address block holds ``shard_probes // ports in the largest range``
-    addresses (at least one), so a shard is about ``shard_probes`` probes. Under a ``rate`` limit,
-    shards also shrink to a ``slots``-th of the scan, so that every slot gets a share of the rate,
-    and to ``RATE_LIMITED_SHARD_SECONDS`` of work at their share (neither below
-    ``MIN_SHARD_PROBES``), so that a retry or a progress step is never hours long.
-
-    Decisions a local scan takes from the whole target set are taken here, once, and sent with
-    every shard: host discovery (by default on when there is more than one address) stays on
-    for a shard of one address.
-    """
-    shard_probes = check("shard_probes", shard_probes)
-    if isinstance(slots, bool) or not isinstance(slots, int) or slots < 1:
-        raise portlens.OptionError(f"slots must be an integer of at least 1, got {slots!r}", item="slots")
-    opts = dict(options)
-    request = _request(targets, ports, opts)  # validates every option, normalises opts in place
-    resolved = request.resolve()
-    recorded = dict(request.options())
-    hosts = int(resolved["total"])
-    protocol = recorded.get("protocol", "tcp")
-    lists = []
-    if protocol in ("tcp", "both"):
-        lists.append(("tcp", tuple(int(p) for p in request.ports)))
-    if protocol in ("udp", "both"):
-        lists.append(("udp", tuple(int(p) for p in request.udp_ports)))
-
-    shard_opts = {k: v for k, v in opts.items() if k not in _CLIENT_SIDE}
-    if "discovery" in recorded and shard_opts.get("discovery") is None:
-        shard_opts["discovery"] = hosts > 1  # the engine's default, decided on the whole target set
-    rate = shard_opts.get("rate")
-    size = shard_probes
-    if rate is not None:
-        # Under a rate every slot should get a shard (the rate is shared among them), and a shard
-        # should be at most RATE_LIMITED_SHARD_SECONDS long at its share.
-        probes = hosts * sum(len(plist) for _, plist in lists)
-        size = min(size, max(MIN_SHARD_PROBES, math.ceil(probes / slots)))
-        size = min(size, max(MIN_SHARD_PROBES, int(float(rate) / slots * RATE_LIMITED_SHARD_SECONDS)))
-    chunks = [
-        PortChunk(proto, _port_spec(c), len(c))
-        for proto, plist in lists
-        if plist
-        for c in _split(plist, math.ceil(len(plist) / size))
-    ]
-    hosts_per_shard = max(1, size // max((c.count for c in chunks), default=1))
-    shards = math.ceil(hosts / hosts_per_shard) * len(chunks)
-    if rate is not None:
-        # At most min(slots, shards) shards run at once (one attempt per shard, `slots` in flight):
-        # each gets that share, so a scan of fewer shards than slots still runs at the full rate.
-        shard_opts["rate"] = float(rate) / max(1, min(slots, shards))
-
-    mph = shard_opts.get("max_per_host")
-    if mph is not None and len(chunks) > 1:
-        # Up to min(chunks, slots) shards of the same host may run at once: share the cap.
-        shard_opts["max_per_host"] = max(1, int(mph) // min(len(chunks), slots))
-    return ShardPlan(
-        intervals=tuple((str(a), str(b), int(n)) for a, b, n in resolved["intervals"]),
-        hostnames=dict(resolved["hostnames"]),
-        hosts=hosts,
-        ports_per_host=sum(len(plist) for _, plist in lists),
-        port_chunks=tuple(chunks),
-        hosts_per_shard=hosts_per_shard,
-        shard_probes=size,
-        slots=slots,
-        options=shard_opts,
-        recorded=recorded,
-    )
+        raise ScanError(f"cannot reach the Dask scheduler at {address!r}: {e}") from e
 
 
 def run_shard(shard: Mapping[str, Any]) -> dict[str, Any]:
@@ -321,7 +56,8 @@ def run_shard(shard: Mapping[str, Any]) -> dict[str, Any]:
     Idempotent in what it covers: the same shard always probes the same (address, port) pairs, so
     a rerun after a failure reports on those pairs and no others.
     """
-    result = portlens.scan(list(shard["targets"]), str(shard["ports"]), **dict(shard["options"]))
+    request = build_request(list(shard["targets"]), str(shard["ports"]), dict(shard["options"]))
+    result = run(Scan(request.start(), dict(request.options())))
     return {"id": shard["id"], "worker": f"{socket.gethostname()}:{os.getpid()}", "result": result.to_dict()}
 
 
@@ -338,30 +74,18 @@ class ShardFailure:
     kind: str
 
 
-def _add_host_stats(acc: dict[str, Any] | None, shard: Mapping[str, Any]) -> dict[str, Any]:
-    """One host's probing statistics over its port-range shards: counters summed, the drop rate
-    recomputed from them, the slowest paced rate kept (None: no shard was ever limited)."""
-    out = dict(acc or {})
-    for k, v in shard.items():
-        if k not in ("drop_rate", "rate"):
-            out[k] = int(out.get(k) or 0) + int(v or 0)
-    rates = [r for r in ((acc or {}).get("rate"), shard.get("rate")) if r is not None]
-    out["rate"] = min(rates) if rates else None
-    out["drop_rate"] = out["lost"] / out["samples"] if out.get("samples") else None
-    return out
-
-
 @dataclass
 class _Merged:
-    """What the result keeps of a shard besides its port results."""
+    """A shard's one accepted delivery: its result (hostnames as the client resolved them)."""
 
     worker: str
     chunk: int
     planned: int  # probes if every host of the shard is port-scanned
-    counts: dict[str, int]
-    hosts: list[dict[str, Any]]
-    stats: dict[str, Any]
-    warnings: list[str] = dataclasses.field(default_factory=list)
+    result: ScanResult
+
+    @property
+    def stats(self) -> Mapping[str, Any]:
+        return self.result.stats
 
 
 @dataclass
@@ -370,14 +94,6 @@ class _Flight:
     future: Any
     attempt: int
     submitted: float = field(default_factory=time.monotonic)
-
-
-def _addr_key(address: str) -> tuple[int, int]:
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return (9, 0)
-    return (ip.version, int(ip))
 
 
 class DistributedScan:
@@ -400,7 +116,7 @@ class DistributedScan:
         progress_interval: float = 0.5,
         retries: int = 3,
         window: int | None = None,
-        sink: Any = None,
+        sink: ResultSink | None = None,
     ) -> None:
         self._client = client
         self._sink = sink
@@ -483,11 +199,11 @@ class DistributedScan:
         try:
             payload = future.result(timeout=FETCH_TIMEOUT)
             if payload.get("id") != sid:
-                raise portlens.ScanError(f"shard {sid}: a worker answered for shard {payload.get('id')!r}")
+                raise ScanError(f"shard {sid}: a worker answered for shard {payload.get('id')!r}")
             status = payload["result"]["status"]
             if status != "complete":
-                raise portlens.ScanError(f"shard {sid} came back {status!r}")
-        except portlens.InputError:
+                raise ScanError(f"shard {sid} came back {status!r}")
+        except InputError:
             raise  # deterministic: the same shard would fail again
         except Exception as e:  # a lost worker, KilledWorker, a cancelled future, an engine error
             self._retry(flight, e)
@@ -500,7 +216,7 @@ class DistributedScan:
         sid = int(flight.shard["id"])
         self.failures.append(ShardFailure(sid, flight.attempt, str(error) or repr(error), type(error).__name__))
         if flight.attempt > self._retries:
-            raise portlens.ScanError(
+            raise ScanError(
                 f"shard {sid} (targets {', '.join(flight.shard['targets'])}, ports {flight.shard['ports']}) "
                 f"failed {flight.attempt} times; last error: {type(error).__name__}: {error}"
             ) from error
@@ -513,11 +229,10 @@ class DistributedScan:
             # data again and must not be counted twice.
             self._duplicates += 1
             return
-        r = payload["result"]
+        part = ScanResult.from_dict(payload["result"])
         names = self.plan.hostnames
         ports = []
-        for p in r["ports"]:
-            port = PortResult.from_dict(p)
+        for port in part.ports:
             hostname = names.get(port.host, port.hostname)
             if hostname != port.hostname:
                 port = dataclasses.replace(port, hostname=hostname)
@@ -526,10 +241,7 @@ class DistributedScan:
             worker=str(payload.get("worker", "")),
             chunk=int(shard["chunk"]),
             planned=int(shard["probes"]),
-            counts={k: int(v) for k, v in r["counts"].items()},
-            hosts=list(r["hosts"]),
-            stats=dict(r["stats"]),
-            warnings=[str(w) for w in r.get("warnings", ())],
+            result=dataclasses.replace(part, ports=tuple(ports)),
         )
         self._found.extend(ports)
         self._pending.extend(ports)
@@ -585,7 +297,7 @@ class DistributedScan:
         return Progress(
             done=done,
             total=total,
-            open=sum(m.counts.get("open", 0) for m in merged),
+            open=sum(m.result.counts.get("open", 0) for m in merged),
             rate=done / elapsed if elapsed > 0 else 0.0,
             elapsed=elapsed,
             retries=sum(int(m.stats.get("retries") or 0) for m in merged),
@@ -630,22 +342,12 @@ class DistributedScan:
     def _build(self) -> ScanResult:
         merged = [self._merged[sid] for sid in sorted(self._merged)]
         complete = not self._cancelled and len(merged) == self.plan.shards
-        counts: dict[str, int] = {}
-        for m in merged:
-            for state, n in m.counts.items():
-                counts[state] = counts.get(state, 0) + n
-        if not merged:
-            counts = {"open": 0, "closed": 0, "filtered": 0}
-        ports = tuple(sorted(self._found, key=lambda p: (_addr_key(p.host), p.port, p.protocol)))
-        by_host: dict[str, list[PortResult]] = {}
-        for p in ports:
-            by_host.setdefault(p.host, []).append(p)
         finished = datetime.now(timezone.utc)
         elapsed = (finished - self._started).total_seconds()
-        return ScanResult(
-            ports=ports,
-            hosts=self._hosts(merged, by_host),
-            counts=counts,
+        # one host per address over its port-range shards (`merge_hosts`), with the client's hostnames
+        return merge(
+            [m.result for m in merged],
+            hostnames=self.plan.hostnames,
             status="complete" if complete else "cancelled",
             started=self._started,
             finished=finished,
@@ -653,49 +355,7 @@ class DistributedScan:
             ports_per_host=self.plan.ports_per_host,
             options=self._options,
             stats=self._stats(merged, elapsed),
-            warnings=tuple(dict.fromkeys(w for m in merged for w in m.warnings)),
         )
-
-    def _hosts(self, merged: list[_Merged], by_host: Mapping[str, list[PortResult]]) -> tuple[HostResult, ...]:
-        """One host per address over its port-range shards: counts summed, "up" if any shard found
-        it up (with that shard's reason), one RTT (the lowest shard id's)."""
-        acc: dict[str, dict[str, Any]] = {}
-        for m in merged:
-            for h in m.hosts:
-                address = h["address"]
-                state = h.get("state", "up")
-                e = acc.get(address)
-                if e is None:
-                    e = acc[address] = {
-                        "hostname": self.plan.hostnames.get(address, h.get("hostname")),
-                        "state": state,
-                        "reason": h.get("reason"),
-                        "counts": {},
-                        "rtt": None,
-                        "stats": None,
-                    }
-                elif state == "up" and e["state"] != "up":
-                    e["state"], e["reason"] = state, h.get("reason")
-                for k, n in h["counts"].items():
-                    e["counts"][k] = e["counts"].get(k, 0) + int(n)
-                if e["rtt"] is None:
-                    e["rtt"] = h.get("rtt")
-                if h.get("stats") is not None:
-                    e["stats"] = _add_host_stats(e["stats"], h["stats"])
-        hosts = [
-            HostResult(
-                address=address,
-                hostname=e["hostname"],
-                counts=e["counts"],
-                rtt=e["rtt"],
-                ports=tuple(by_host.get(address, ())),
-                state=e["state"],
-                reason=e["reason"],
-                stats=e["stats"],
-            )
-            for address, e in acc.items()
-        ]
-        return tuple(sorted(hosts, key=lambda h: (h.state != "up", _addr_key(h.address))))
 
     def _stats(self, merged: list[_Merged], elapsed: float) -> dict[str, Any]:
         """The engine's stats over all shards: counters summed, limits as min/max, per-address
@@ -751,7 +411,7 @@ def _slots(client: Any, timeout: float) -> int:
         try:
             client.wait_for_workers(1, timeout=timeout)
         except (TimeoutError, OSError) as e:
-            raise portlens.ScanError(f"no Dask worker joined within {timeout:g} s") from e
+            raise ScanError(f"no Dask worker joined within {timeout:g} s") from e
         nthreads = dict(client.nthreads())
     return max(1, sum(int(n) for n in nthreads.values()))
 
@@ -813,9 +473,7 @@ def start(
     targets = targets if isinstance(targets, str) else list(targets)  # iterables are read once
     ports = ports if isinstance(ports, str) else [int(p) for p in ports]
     if not isinstance(executor, dask.Client):
-        raise portlens.OptionError(
-            f"executor must be a dask.distributed.Client, not {type(executor).__name__}", item="executor"
-        )
+        raise OptionError(f"executor must be a dask.distributed.Client, not {type(executor).__name__}", item="executor")
     slots = _slots(executor, workers_timeout)
     shard_plan = plan(targets, ports, slots=slots, shard_probes=shard_probes, **options)
     recorded = dict(shard_plan.recorded)
@@ -830,7 +488,7 @@ def start(
             "max_per_host_per_shard": shard_plan.options.get("max_per_host"),
         }
     )
-    sink = _sink(save, profile, recorded)
+    sink = None if save is None else begin_writer(save, profile, recorded)
     try:
         return DistributedScan(executor, shard_plan, recorded, progress=progress, retries=retries, sink=sink)
     except BaseException:
@@ -850,7 +508,7 @@ def scan(
     """`portlens.scan` on a Dask cluster: ``executor`` is a ``dask.distributed.Client`` or the
     address of a scheduler (a client is then connected for this scan and closed after it).
 
-    Ctrl-C cancels the shards in flight and raises `portlens.ScanInterrupted` whose ``.result``
+    Ctrl-C cancels the shards in flight and raises `ScanInterrupted` whose ``.result``
     holds the shards merged so far (status "cancelled").
     """
     s = start(targets, ports, executor=executor, progress=progress, **options)
@@ -858,7 +516,7 @@ def scan(
         return s.result()
     except KeyboardInterrupt:
         s.cancel()
-        raise portlens.ScanInterrupted(s.result()) from None
+        raise ScanInterrupted(s.result()) from None
     except BaseException:
         s.cancel()  # e.g. a progress callback raised: leave nothing running on the cluster
         s._close_sink()  # what was merged stays saved, "incomplete"
