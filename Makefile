@@ -55,13 +55,14 @@ test-python: ## pytest: tests/unit, then tests/lab against the lab (needs root f
 test-unit: ## the unit tests only (tests/unit): no root, no lab, no network, seconds
 	$(PYTHON) -m pytest tests/unit
 
-lint: ## rustfmt, clippy -D warnings, ruff, mypy, stubtest
+lint: ## rustfmt, clippy -D warnings, ruff, mypy, stubtest, import-linter (the package's layers)
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
 	cargo clippy --all-targets --features python -- -D warnings
 	$(PYTHON) -m ruff check python tests lab bench
 	$(PYTHON) -m mypy
 	$(PYTHON) -m mypy.stubtest portlens._core
+	$(VENV)/bin/lint-imports
 
 bench: ## side-by-side benchmarks with nmap and RustScan, and Dask vs local, on the lab (writes bench/*.md)
 	scripts/sysdeps.sh bench
