@@ -166,7 +166,7 @@ def test_result_has_python_nmaps_shape_and_methods(truth: dict[str, Any]) -> Non
 @pytest.mark.parametrize(
     ("arguments", "item", "why"),
     [
-        ("-sU", "-sU", "UDP"),
+        ("-sU -sT", "-sU", "UDP"),
         ("-sn", "-sn", "host discovery"),
         ("-sS -sU", "-sU", "UDP"),
         ("-O", "-O", "OS detection"),
@@ -191,7 +191,7 @@ def test_unsupported_arguments_raise_and_name_them(arguments: str, item: str, wh
     assert nm.all_hosts() == []  # nothing was scanned
 
 
-def test_sS_and_sV_warn_and_scan(truth: dict[str, Any]) -> None:
+def test_sS_warns_and_sV_scans(truth: dict[str, Any]) -> None:
     host, port = truth["open"]["v4"], truth["open"]["open_ports"][0]
     nm = nmap.PortScanner()
     with pytest.warns(nmap.CompatWarning, match="-sS: portlens runs TCP connect scans"):
@@ -199,7 +199,8 @@ def test_sS_and_sV_warn_and_scan(truth: dict[str, Any]) -> None:
     assert nm[host]["tcp"][port]["state"] == "open" and nm[host]["tcp"][1]["state"] == "closed"
     assert nm.scaninfo()["tcp"]["method"] == "connect"
     assert nm.scaninfo()["warning"][0].startswith("Warning: -sS")
-    with pytest.warns(nmap.CompatWarning, match="-sV"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", nmap.CompatWarning)  # -sV is the engine's service identification now
         nm.scan(host, str(port))  # python-nmap's default arguments are "-sV"
     assert nm[host]["tcp"][port]["product"] == "" and nm[host]["tcp"][port]["state"] == "open"
 
@@ -260,7 +261,7 @@ def test_yield_and_async_stop(truth: dict[str, Any]) -> None:
     assert not nma.still_scanning() and time.monotonic() - started < 2
     assert calls == []  # stopped before the host finished: no callback
     with pytest.raises(nmap.NmapArgumentError):
-        nma.scan("198.18.1.2", "22", "-sU")  # checked before scan() returns
+        nma.scan("198.18.1.2", "22", "-sU -sT")  # checked before scan() returns
 
 
 @pytest.mark.parametrize("spec", ["0xC6120502", "3323068674", "198.18.1", "0x7f.1", "198.1179906", "0x7f.0.0.1"])
@@ -268,3 +269,29 @@ def test_numeric_forms_libc_accepts_are_refused_not_resolved(spec: str) -> None:
     """What inet_aton would read as an address never reaches the resolver (as in the engine)."""
     with pytest.raises(nmap.NmapArgumentError, match="numeric form|not within"):
         nmap.PortScanner().scan(hosts=spec, ports="22", arguments="-sT")
+
+
+def test_sU_and_sV_map_to_the_engines_udp_scan_and_service_identification(truth: dict[str, Any]) -> None:
+    """``-sU`` is portlens's UDP scan (``protocol="udp"``): python-nmap's dictionary has the UDP ports,
+    named by the protocol that answered. ``-sV`` is its service identification (``services=True``):
+    the nmap XML's services are probed, not guessed from the port number (``method="table"``)."""
+    t = truth["udp"]
+    host, opened = t["v4"], sorted(int(p) for p in t["open_ports"])
+    ports = ",".join(str(p) for p in opened)
+    nm = nmap.PortScanner()
+    nm.scan(host, ports, "-sU -Pn")
+    assert nm.scaninfo()["udp"] == {"method": "udp", "services": ports} and "tcp" not in nm.scaninfo()
+    assert nm[host].all_protocols() == ["udp"] and nm[host].all_udp() == opened
+    assert {p: (nm[host].udp(p)["state"], nm[host].udp(p)["name"]) for p in opened} == {
+        int(p): ("open", name) for p, name in t["services"].items()
+    }
+    assert nm.scan(host, f"U:{ports}", "-sU -sV -Pn")["scan"][host]["udp"].keys() == set(opened)
+
+    def methods(arguments: str) -> set[str | None]:
+        tcp_host, port = truth["open"]["v4"], truth["open"]["open_ports"][0]
+        nm.scan(tcp_host, str(port), arguments)
+        assert nm[tcp_host]["tcp"][port]["state"] == "open"
+        return {s.get("method") for s in ET.fromstring(nm.get_nmap_last_output()).iter("service")}
+
+    assert methods("-sT -Pn") <= {"table"}  # a guess from the port number, or nothing
+    assert methods("-sV -Pn") == {"probed"}  # python-nmap's default arguments are "-sV"

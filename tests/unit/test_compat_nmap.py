@@ -10,6 +10,7 @@ the port and the other not), and the program that ran (first word of the command
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import portlens
@@ -47,3 +48,20 @@ def test_arguments_map_to_portlens_options(tmp_path: Path) -> None:
     (tmp_path / "out.txt").write_text("198.19.0.1\n2001:db8::/32\n")
     p = _plan("", "80", f"-iL {tmp_path / 'in.txt'} --excludefile={tmp_path / 'out.txt'} 198.19.0.9")
     assert p.addresses() == ["198.19.0.0", "198.19.0.2", "198.19.0.3", "198.19.0.9"]
+
+
+def test_sU_and_sV_map_to_engine_options() -> None:
+    """``-sU`` scans UDP (``protocol="udp"``, named port sets and ``U:`` ports are UDP's), ``-sV``
+    identifies services (``services=True``), with no warning."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        p = _plan("198.18.1.2", None, "-sU -F")
+        assert p.protocol == "udp" and p.options == {"protocol": "udp"}
+        assert p.ports == sorted(portlens.top_ports("top-100", "udp"))
+        p = _plan("198.18.1.2", None, "-sV -sU --top-ports 5 --exclude-ports U:53")
+        assert p.options == {"protocol": "udp", "services": True}
+        assert p.ports == sorted(set(portlens.top_ports("top-1000", "udp")[:5]) - {53})
+        p = _plan("198.18.1.2", "U:53,161", "-sU -sV")
+        assert p.ports == [53, 161] and p.options == {"protocol": "udp", "services": True}
+        p = _plan("198.18.1.2", "22", "-sV")
+        assert p.protocol == "tcp" and p.options == {"services": True} and p.ports == [22]

@@ -16,8 +16,9 @@ command: a state of more than 25 ports (times ``1 + v + 20·d`` with ``-v``/``-d
 ``-v`` lists down hosts.
 
 Understood arguments: ``-sT`` (portlens always runs TCP connect scans), ``-sS`` (run as a connect
-scan, with a warning), ``-sV`` (accepted with a warning: services are port-number guesses,
-``method="table"``), ``-sL``, ``-p`` (``T:`` prefixes too), ``-F`` (portlens's top 100),
+scan, with a warning), ``-sU`` (portlens's UDP scan, ``protocol="udp"``; a call scans TCP or UDP, so
+not together with ``-sT``/``-sS``), ``-sV`` (portlens's service identification, ``services=True``),
+``-sL``, ``-p`` (``T:`` prefixes, ``U:`` with ``-sU``), ``-F`` (portlens's top 100 of the protocol),
 ``--top-ports N`` (the first N of portlens's top 1000, then the other ports in ascending order),
 ``--exclude-ports``, ``-r``, ``-Pn``, ``-n``, ``-4``, ``-6``, ``-T0``..``-T5``, ``--open``,
 ``--max-retries``, ``--host-timeout``, ``--min-rate``/``--max-rate``, ``--scan-delay``,
@@ -25,7 +26,7 @@ scan, with a warning), ``-sV`` (accepted with a warning: services are port-numbe
 ``--exclude``, ``--excludefile``, ``-iL``, ``-v``/``-d`` levels, and the no-ops ``--reason``,
 ``--privileged``, ``--unprivileged``, ``--system-dns``, ``--min-parallelism``, ``--min-hostgroup``,
 ``--max-hostgroup``, ``--defeat-rst-ratelimit``, ``--noninteractive``, ``--no-stylesheet`` and
-``--version-intensity/-light/-all``. Anything else (``-sU``, ``-sn``, ``-O``, ``-A``, ``--script``,
+``--version-intensity/-light/-all``. Anything else (``-sn``, ``-O``, ``-A``, ``--script``,
 ``-P*`` discovery probes, ``-oX`` ...) raises `NmapArgumentError` naming it: a ``portlens.OptionError``
 that is also a `PortScannerError`, so both ``except`` clauses catch it.
 

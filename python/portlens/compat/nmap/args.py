@@ -3,13 +3,14 @@ options read into a `Plan`; what portlens cannot honour raises `NmapArgumentErro
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import itertools
 import re
 import shlex
 import socket
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +44,7 @@ _TEMPLATES: dict[int, dict[str, Any]] = {
         "host_timeout": 900.0,
     },
 }
+_PROTOCOLS = {"T": "tcp", "U": "udp"}
 _TEMPLATE_NAMES = {"paranoid": 0, "sneaky": 1, "polite": 2, "normal": 3, "aggressive": 4, "insane": 5}
 _NOOPS = {
     "--reason",
@@ -58,7 +60,6 @@ _NOOPS = {
 }
 _NOOPS_WITH_VALUE = {"--min-parallelism", "--min-hostgroup", "--max-hostgroup", "--version-intensity"}
 _WHY_NOT = {
-    "U": "UDP scanning (-sU) does not exist in portlens yet",
     "n": "host discovery without a port scan (-sn) does not exist in portlens yet",
     "P": "host discovery without a port scan (-sP) does not exist in portlens yet",
     "C": "scripts (-sC) are not supported",
@@ -87,7 +88,7 @@ _WHY_NOT_OPTION = (
 
 
 class CompatWarning(UserWarning):
-    """An nmap argument is honoured only in part (``-sS`` runs a connect scan; ``-sV`` guesses)."""
+    """An nmap argument is honoured only in part (``-sS`` runs a connect scan)."""
 
 
 class PortScannerError(PortlensError):
@@ -260,20 +261,26 @@ def _number(value: str, option: str) -> int:
     return n
 
 
-def _nmap_ports(spec: str, option: str = "-p") -> list[int]:
-    """nmap's port syntax (``22,80,1000-2000``, ``-``, ``-1024``, ``60000-``, ``T:`` prefixes) -> ports."""
+def _nmap_ports(spec: str, option: str = "-p", scanned: str = "T") -> list[int]:
+    """nmap's port syntax (``22,80,1000-2000``, ``-``, ``-1024``, ``60000-``, ``T:``/``U:`` prefixes) -> the
+    ports of the protocol scanned (``T``, or ``U`` with ``-sU``)."""
     out: list[str] = []
-    proto = "T"
+    proto = scanned
     for raw in spec.split(","):
         item = raw.strip()
         m = re.match(r"^([TUSP]):(.*)$", item)
         if m:
             proto, item = m.group(1), m.group(2)
-        if proto != "T":
+        if proto != scanned:
+            what = {"T": "TCP", "U": "UDP", "S": "SCTP"}.get(proto, "IP protocol")
+            need = {"T": "a TCP scan without -sU", "U": "-sU"}.get(proto)
             raise NmapArgumentError(
-                f"{option} {_shown(spec)}: "
-                f"{'UDP' if proto == 'U' else 'SCTP' if proto == 'S' else 'IP protocol'} ports "
-                "are not supported (portlens scans TCP)",
+                f"{option} {_shown(spec)}: {what} ports "
+                + (
+                    f"need {need} (a call scans one protocol)"
+                    if need
+                    else "are not supported (portlens scans TCP and UDP)"
+                ),
                 item=raw,
             )
         if item == "-":
@@ -295,8 +302,13 @@ def _nmap_ports(spec: str, option: str = "-p") -> list[int]:
         raise NmapArgumentError(f"{option} {_shown(spec)}: {e}", item=spec) from e
 
 
-def _top_ports(n: int) -> list[int]:
-    top = portlens.top_ports("top-1000")
+def _explicit_ports(spec: str) -> Callable[[str], list[int]]:
+    """``-p SPEC``, read once the protocol scanned is known."""
+    return lambda scanned: _nmap_ports(spec, "-p", scanned)
+
+
+def _top_ports(n: int, scanned: str = "T") -> list[int]:
+    top = portlens.top_ports("top-1000", _PROTOCOLS[scanned])
     if n <= len(top):
         return top[:n]
     known = set(top)
@@ -318,6 +330,7 @@ class Plan:
     verbose: int = 0
     debugging: int = 0
     host_timeout: float | None = None
+    protocol: str = "tcp"  # "udp" with -sU: a call scans one protocol
 
     @property
     def size(self) -> int:
@@ -356,11 +369,13 @@ def read_plan(hosts: str, ports: str | None, arguments: str) -> Plan:
     explicit: dict[str, Any] = {}
     template: dict[str, Any] = {}
     plan = Plan(targets=[], excludes=[], ports=[], options={})
-    port_choice: list[tuple[str, list[int]]] = []
+    # the ports are read once the protocol is known (-sU may come after -p)
+    port_choice: list[tuple[str, Callable[[str], list[int]]]] = []
     if ports is not None:
-        port_choice.append(("-p", _nmap_ports(ports)))
+        port_choice.append(("-p", _explicit_ports(ports)))
+    tcp_scan = udp_scan = False
     exclude_specs: list[str] = []
-    exclude_ports: list[int] = []
+    exclude_specs_ports: list[str] = []
     ipv6 = False
     min_rate: float | None = None
     i = 0
@@ -391,11 +406,14 @@ def read_plan(hosts: str, ports: str | None, arguments: str) -> Plan:
         elif tok.startswith("-s") and len(tok) > 2 and tok[2:].isalpha():
             for letter in tok[2:]:
                 if letter == "T":
-                    pass
+                    tcp_scan = True
+                elif letter == "U":
+                    udp_scan = True
                 elif letter == "S":
+                    tcp_scan = True
                     warn("-sS: portlens runs TCP connect scans (no raw sockets); the port states are the same")
                 elif letter == "V":
-                    warn("-sV: service names are guesses from the port number (method=table), not probes")
+                    explicit["services"] = True  # portlens identifies services by probing them
                 elif letter == "L":
                     plan.list_only = True
                 else:
@@ -403,16 +421,16 @@ def read_plan(hosts: str, ports: str | None, arguments: str) -> Plan:
                     message = f"unsupported nmap argument {_shown(tok)}: {why}"
                     raise NmapArgumentError(message, item=tok, input=arguments)
         elif tok.startswith("-p") and not tok.startswith("--"):
-            port_choice.append(("-p", _nmap_ports(value("-p"))))
+            port_choice.append(("-p", _explicit_ports(value("-p"))))
         elif tok == "-F":
-            port_choice.append(("-F", portlens.top_ports("top-100")))
+            port_choice.append(("-F", lambda scanned: portlens.top_ports("top-100", _PROTOCOLS[scanned])))
         elif name == "--top-ports":
             n = _number(value("--top-ports"), "--top-ports")
             if not 1 <= n <= 65535:
                 raise NmapArgumentError(f"--top-ports {n}: expected 1 to 65535", item="--top-ports")
-            port_choice.append(("--top-ports", _top_ports(n)))
+            port_choice.append(("--top-ports", functools.partial(_top_ports, n)))
         elif name == "--exclude-ports":
-            exclude_ports += _nmap_ports(value("--exclude-ports"), "--exclude-ports")
+            exclude_specs_ports.append(value("--exclude-ports"))
         elif tok == "-r":
             explicit["randomize"] = False
         elif tok in ("-Pn", "-PN"):
@@ -478,7 +496,17 @@ def read_plan(hosts: str, ports: str | None, arguments: str) -> Plan:
     if len(port_choice) > 1:
         names = " and ".join(n for n, _ in port_choice)
         raise NmapArgumentError(f"choose the ports once: {names} were both given", item=port_choice[1][0])
-    chosen = port_choice[0][1] if port_choice else portlens.top_ports("top-1000")
+    if udp_scan and tcp_scan:
+        raise NmapArgumentError(
+            "unsupported nmap argument -sU together with a TCP scan (-sT, -sS): a call scans TCP or UDP; "
+            "make one call of each",
+            item="-sU",
+            input=arguments,
+        )
+    scanned = "U" if udp_scan else "T"
+    plan.protocol = _PROTOCOLS[scanned]
+    chosen = port_choice[0][1](scanned) if port_choice else portlens.top_ports("top-1000", plan.protocol)
+    exclude_ports = [p for spec in exclude_specs_ports for p in _nmap_ports(spec, "--exclude-ports", scanned)]
     plan.ports = sorted(set(chosen) - set(exclude_ports))
     if not plan.ports:
         raise NmapArgumentError("no ports left to scan", item="-p", input=arguments)
@@ -497,6 +525,8 @@ def read_plan(hosts: str, ports: str | None, arguments: str) -> Plan:
             options.pop("concurrency", None)
     if "max_retries" in options:
         options["min_retries"] = min(1, options["max_retries"])
+    if udp_scan:
+        options["protocol"] = "udp"
     plan.options = options
     plan.targets = [t for t in (_parse_target(s, ipv6, plan.notes) for s in host_specs) if t is not None]
     plan.excludes = [t for t in (_parse_target(s, ipv6, plan.notes) for s in exclude_specs) if t is not None]

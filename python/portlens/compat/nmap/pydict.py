@@ -15,6 +15,8 @@ from ...report.nmap_xml import ExtraHost, compress_ports, render
 from ...results import ScanResult
 from .args import Plan, PortScannerError
 
+_PORTS_KEY = {"tcp": "ports", "udp": "udp_ports"}  # where ScanResult.options lists the ports scanned
+
 
 @dataclass
 class Outcome:
@@ -37,7 +39,9 @@ def nmap_document(plan: Plan, outcome: Outcome, command_line: str, only: str | N
         r = replace(r, ports=tuple(p for p in r.ports if p.host == only), hosts=hosts, counts=counts, hosts_total=1)
         extra = [x for x in extra if x.address == only]
     return render(
-        replace(r, options={**r.options, "ports": compress_ports(plan.ports)}),
+        replace(
+            r, options={**r.options, "udp_ports" if plan.protocol == "udp" else "ports": compress_ports(plan.ports)}
+        ),
         args=command_line,
         list_limit=plan.list_limit,
         open_only=plan.open_only,
