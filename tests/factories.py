@@ -12,7 +12,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -274,3 +275,29 @@ def result(
 
 def op(host: str, port: int, **service: Any) -> PortResult:
     return PortResult(host, port, "tcp", "open", "syn-ack", 0.001, 1, None, service=service or None)
+
+
+# -- stand-ins ----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Port:
+    """A port result with the ``service`` mapping of the service/check contract (what the policy reads)."""
+
+    host: str
+    port: int
+    protocol: str = "tcp"
+    state: str = "open"
+    reason: str = "syn-ack"
+    hostname: str | None = None
+    service: Mapping[str, Any] | None = None
+
+
+def stop_process(proc: subprocess.Popen[bytes]) -> None:
+    """Stop a helper process the test started (terminate, then kill), and close its output."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=5)
+    if proc.stdout is not None:
+        proc.stdout.close()

@@ -261,10 +261,7 @@ class Scan:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if not self._ended:
-            self.cancel()
-        if self._sink is not None and self._result is None:
-            self._sink.close()  # what was read is written; the scan stays "incomplete"
+        self._leave()
 
     async def __aenter__(self) -> Scan:
         return self
@@ -272,10 +269,14 @@ class Scan:
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        self._leave()
+
+    def _leave(self) -> None:
+        """Leaving a ``with`` block: the scan stops; what was read is written, and a saved scan
+        without a result stays "incomplete"."""
         if not self._ended:
             self.cancel()
-        if self._sink is not None and self._result is None:
-            self._sink.close()
+        self.close_sink()
 
 
 def run(s: Scan) -> ScanResult:

@@ -9,30 +9,10 @@ from __future__ import annotations
 
 from .progress import ProgressArg, ProgressCallback, TextBar, TqdmBar
 from .progress import progress_callback as _progress_callback
-from .report.display import (
-    assessment_frame,
-    assessment_html,
-    finding_html,
-    host_html,
-    host_score_html,
-    plot_assessment,
-    ports_frame,
-    result_html,
-)
+from .report.display import *  # noqa: F403 - the displays, for notebooks
+from .report.display import __all__ as _displays
 
-__all__ = [
-    "result_html",
-    "host_html",
-    "assessment_html",
-    "finding_html",
-    "host_score_html",
-    "ports_frame",
-    "assessment_frame",
-    "plot_assessment",
-    "TqdmBar",
-    "TextBar",
-    "progress_callback",
-]
+__all__ = [*_displays, "TqdmBar", "TextBar", "progress_callback"]
 
 
 def progress_callback(progress: ProgressArg) -> ProgressCallback | None:

@@ -25,7 +25,7 @@ from typing import Any
 import portlens
 from lab import Lab
 from portlens.policy import finding_id
-from tests.factories import ROOT, pg, run_cli, store_url  # noqa: F401 - fixtures: SQLite and PostgreSQL stores
+from tests.factories import ROOT, pg, run_cli, stop_process, store_url  # noqa: F401 - fixtures: SQLite and PostgreSQL stores
 
 EVIL = "<script>alert('drift')</script>"
 
@@ -50,14 +50,7 @@ def listening(lab: Lab, addr: str, port: int) -> Iterator[None]:
         assert ready and proc.stdout.readline().strip() == b"ready", "lab listener did not start"
         yield
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
-        if proc.stdout is not None:
-            proc.stdout.close()
+        stop_process(proc)
 
 
 def scan(url: str, host: str) -> None:

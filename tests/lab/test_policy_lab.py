@@ -24,7 +24,7 @@ import pytest
 
 import portlens
 from lab import Lab
-from tests.factories import ROOT, run_cli
+from tests.factories import ROOT, run_cli, stop_process
 
 PORTS = "top-1000,31337"
 TODAY = date(2025, 6, 1)
@@ -60,14 +60,7 @@ def estate(lab: Lab, truth: dict[str, Any]) -> Iterator[dict[str, list[int]]]:
         yield {addr: sorted([*ports, 80, 443]) for addr, ports in layout.items()}
     finally:
         for proc in procs:
-            proc.terminate()
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=5)
-            if proc.stdout is not None:
-                proc.stdout.close()
+            stop_process(proc)
 
 
 @pytest.fixture(scope="module")

@@ -1,12 +1,5 @@
-"""``from portlens.compat import nmap``: python-nmap's interface, checked side by side with python-nmap
-running Debian's nmap on the same lab.
-
-The scripts in ``compat_scripts/`` are written against python-nmap; each runs twice in a child
-process (inside the scanner namespace, like pytest): as written, and with only its ``import nmap``
-line changed. Their outputs must match, except where portlens differs on purpose: service names
-come from portlens's own port table (the CSV's ``name`` column, and ``conf`` where one table knows
-the port and the other not), and the program that ran (first word of the command line).
-"""
+"""``from portlens.compat import nmap`` without scanning: python-nmap's arguments read into portlens's
+options (tests/lab/test_compat_nmap.py scans the lab with them, side by side with nmap)."""
 
 from __future__ import annotations
 

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -20,22 +18,10 @@ import pytest
 import portlens
 from portlens.policy import CHECKS, PRACTICES, SEVERITIES, WEIGHTS, Policy, PolicyError, Rule
 from portlens.policy.contract import read_service
+from tests.factories import Port
 
 DATA = Path(__file__).parent.parent / "data" / "policy"
 TODAY = date(2025, 6, 1)
-
-
-@dataclass(frozen=True)
-class Port:
-    """A port result with the ``service`` mapping of the service/check contract."""
-
-    host: str
-    port: int
-    protocol: str = "tcp"
-    state: str = "open"
-    reason: str = "syn-ack"
-    hostname: str | None = None
-    service: Mapping[str, Any] | None = None
 
 
 def svc(name: str | None = None, *checks: tuple[str, str], **kw: Any) -> dict[str, Any]:

@@ -11,10 +11,8 @@ from __future__ import annotations
 import gzip
 import json
 import shutil
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -22,21 +20,11 @@ import portlens
 from portlens.policy import Policy, PolicyError, VulnDB, compare_versions
 from portlens.policy.cpe import CpeError, criteria_matches, parse_cpe
 from portlens.policy.vulns import derive_cpes
+from tests.factories import Port
 
 DATA = Path(__file__).parent.parent / "data" / "policy"
 NVD = DATA / "nvdcve-2.0-sample.json"
 KEV = DATA / "known_exploited_vulnerabilities.json"
-
-
-@dataclass(frozen=True)
-class Port:
-    host: str
-    port: int
-    protocol: str = "tcp"
-    state: str = "open"
-    reason: str = "syn-ack"
-    hostname: str | None = None
-    service: dict[str, Any] | None = None
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from typing import Any
 from .._lazy import optional
 from ..policy.model import SEVERITIES, Assessment, Finding, HostScore, severity_rank
 from ..results import HostResult, ScanResult
-from .csvfmt import PORT_COLUMNS, port_record
+from .csvfmt import FINDING_COLUMNS, PORT_COLUMNS, finding_record, port_record
 
 __all__ = [
     "result_html",
@@ -165,21 +165,12 @@ def host_score_html(h: HostScore) -> str:
 
 
 # -- DataFrames ---------------------------------------------------------------------------------------
-_FINDING_COLUMNS = (
-    "id",
-    "severity",
-    "host",
-    "hostname",
-    "port",
-    "protocol",
-    "service",
-    "title",
-    "confidence",
-    "weight",
-    "rule",
-    "practices",
-    "cves",
-    "status",
+# the CSV report's finding columns (one list), with the weight before the rule and without the long texts
+_FINDING_COLUMNS = tuple(
+    c
+    for column in FINDING_COLUMNS
+    for c in (("weight", column) if column == "rule" else (column,))
+    if c not in ("remediation", "references", "accepted_by", "accepted_until")
 )
 _HOST_COLUMNS = ("host", "hostname", "score", "max_severity", "open_ports", *reversed(SEVERITIES))
 
@@ -205,21 +196,12 @@ def ports_frame(r: ScanResult, lib: str = "pandas") -> Any:
 
 
 def _finding_record(f: Finding, status: str) -> dict[str, Any]:
+    # the CSV report's record, with the weight, and lists comma-joined as the frames have them
     return {
-        "id": f.id,
-        "severity": f.severity,
-        "host": f.host,
-        "hostname": f.hostname,
-        "port": f.port,
-        "protocol": f.protocol,
-        "service": f.service or f.evidence.get("port_name"),
-        "title": f.title,
-        "confidence": f.confidence,
+        **finding_record(f, status),
         "weight": f.weight,
-        "rule": f.rule,
         "practices": ",".join(dict.fromkeys(r.practice for r in f.remediation)),
         "cves": ",".join(f.cves),
-        "status": status,
     }
 
 

@@ -31,7 +31,10 @@ if TYPE_CHECKING:  # at run time these load on first use: SQLAlchemy costs a CLI
     from .engine import default_path, resolve_url
     from .errors import NotFoundError, StoreError
     from .migrations import LATEST as SCHEMA_VERSION
-    from .store import Profile, ScanInfo, ScanWriter, Store
+    from .profiles import Profile
+    from .scans import ScanInfo
+    from .store import Store
+    from .writer import ScanWriter
 
 __all__ = [
     "open",
@@ -67,9 +70,9 @@ _LAZY = {
     "NotFoundError": (".errors", "NotFoundError"),
     "StoreError": (".errors", "StoreError"),
     "SCHEMA_VERSION": (".migrations", "LATEST"),
-    "Profile": (".store", "Profile"),
-    "ScanInfo": (".store", "ScanInfo"),
-    "ScanWriter": (".store", "ScanWriter"),
+    "Profile": (".profiles", "Profile"),
+    "ScanInfo": (".scans", "ScanInfo"),
+    "ScanWriter": (".writer", "ScanWriter"),
     "Store": (".store", "Store"),
 }
 
