@@ -51,7 +51,7 @@ def option_type(name: str) -> Any:
             raise argparse.ArgumentTypeError(str(e)) from None
 
     convert.__name__ = name  # argparse names the type in some messages
-    convert.option = name  # type: ignore[attr-defined]  # profiles are checked against their flag (store.commands)
+    convert.option = name  # type: ignore[attr-defined]  # profiles are checked against their flag (cli/history.py)
     return convert
 
 

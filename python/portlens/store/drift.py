@@ -23,7 +23,7 @@ from ..results import PortResult, ScanResult, addr_key
 
 if TYPE_CHECKING:
     from ..policy import Assessment
-    from .store import ScanInfo
+    from .scans import ScanInfo
 
 __all__ = ["SCHEMA", "SERVICE_FIELDS", "ScanRef", "PortChange", "ServiceChange", "SeverityChange", "Drift"]
 

@@ -60,7 +60,7 @@ class Profile:
 
 def profile_from_row(row: RowMapping) -> Profile:
     """A profile as stored; a row of the wrong shape (edited in the database) is an `OptionError`
-    (the option values themselves are checked when the profile is used: `store.commands`)."""
+    (the option values themselves are checked when the profile is used: `portlens.cli.history`)."""
     name, targets, options = row["name"], row["targets"], row["options"] or {}
 
     def wrong(what: str) -> OptionError:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, Engine, func, insert, select, update
 
 from ..results import PortResult, ScanResult
 from .engine import write_tx
@@ -16,7 +16,14 @@ from .schema import scan_hosts, scan_ports, scans
 
 if TYPE_CHECKING:
     from ..policy import Assessment
-    from .store import Store
+
+
+class Database(Protocol):
+    """What a writer needs of its `portlens.store.Store`: the engine, and closing it when the writer owns it."""
+
+    engine: Engine
+
+    def close(self) -> None: ...
 
 
 def port_row(scan_id: int, p: PortResult) -> dict[str, Any]:
@@ -43,7 +50,7 @@ class ScanWriter:
     leaves it incomplete when the engine's result was cancelled).
     """
 
-    def __init__(self, store: Store, scan_id: int, *, batch: int = 500, interval: float = 0.5, owns: bool = False):
+    def __init__(self, store: Database, scan_id: int, *, batch: int = 500, interval: float = 0.5, owns: bool = False):
         self.store = store
         self.id = scan_id
         self.batch = batch
