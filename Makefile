@@ -19,7 +19,7 @@ export STAGE_TIMES
 STAGE := scripts/stage.sh
 SUBMAKE := $(MAKE) --no-print-directory
 .DEFAULT_GOAL := help
-.PHONY: help env dev install test test-rust test-fuzz test-python test-dist dist lint bench demo clean
+.PHONY: help env dev install test test-unit test-rust test-fuzz test-python test-dist dist lint bench demo clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -49,16 +49,20 @@ test-rust: ## engine tests (cargo), inside a private network namespace
 test-fuzz: ## a short libFuzzer run of every service-parser target (10 s each; fuzz/run.sh)
 	fuzz/run.sh 10
 
-test-python: ## pytest against the lab (needs root for network namespaces)
+test-python: ## pytest: tests/unit, then tests/lab against the lab (needs root for network namespaces)
 	$(PYTHON) -m pytest
 
-lint: ## rustfmt, clippy -D warnings, ruff, mypy, stubtest
+test-unit: ## the unit tests only (tests/unit): no root, no lab, no network, seconds
+	$(PYTHON) -m pytest tests/unit
+
+lint: ## rustfmt, clippy -D warnings, ruff, mypy, stubtest, import-linter (the package's layers)
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
 	cargo clippy --all-targets --features python -- -D warnings
 	$(PYTHON) -m ruff check python tests lab bench
 	$(PYTHON) -m mypy
 	$(PYTHON) -m mypy.stubtest portlens._core
+	$(VENV)/bin/lint-imports
 
 bench: ## side-by-side benchmarks with nmap and RustScan, and Dask vs local, on the lab (writes bench/*.md)
 	scripts/sysdeps.sh bench

@@ -1,15 +1,16 @@
-"""The lab: network namespaces built once per test session (see shared/LAB.md).
+"""The lab: network namespaces built once per test session (see shared/LAB.md), only when a test that
+needs it was collected.
 
-The pytest process moves its main thread into the lab's scanner namespace before any test runs,
-so every scan — in-process or in a child process — starts from a namespace with no default route
-and reaches only the lab's own targets.
+tests/unit/ needs neither root nor the lab: a run of only those tests (``make test-unit``) builds
+nothing. Any other test (tests/lab/, tests/test_defences.py) makes the pytest process build the lab
+and move its main thread into the lab's scanner namespace before any test runs, so every scan — in-process
+or in a child process — starts from a namespace with no default route and reaches only the lab's own
+targets.
 """
 
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,8 +18,11 @@ from typing import Any
 import pytest
 
 from lab import Lab
+from tests.factories import ROOT, run_cli
 
-ROOT = Path(__file__).resolve().parent.parent
+__all__ = ["ROOT", "run_cli"]  # tests/test_defences.py imports run_cli from here
+
+UNIT = Path(__file__).resolve().parent / "unit"
 _LAB: Lab | None = None
 
 
@@ -26,10 +30,17 @@ def _netns_inode() -> int:
     return os.stat("/proc/thread-self/ns/net").st_ino
 
 
-def pytest_configure(config: pytest.Config) -> None:
+def _is_unit(item: pytest.Item) -> bool:
+    return Path(item.path).resolve().is_relative_to(UNIT)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Build the lab (and enter its scanner namespace) before any test runs, if a collected test needs it."""
     global _LAB
+    if session.config.option.collectonly or all(_is_unit(item) for item in session.items):
+        return
     if os.geteuid() != 0:
-        raise pytest.UsageError("the portlens tests build network namespaces: run them as root")
+        raise pytest.UsageError("the portlens lab tests build network namespaces: run them as root")
     _LAB = Lab.create(tag=f"t{os.getpid() % 100000}")
     _LAB.enter_scanner()
     scanner = os.stat(f"/var/run/netns/{_LAB.scanner_ns}").st_ino
@@ -44,7 +55,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 @pytest.fixture(scope="session")
 def lab() -> Lab:
-    assert _LAB is not None
+    assert _LAB is not None, "the lab was not built: only tests outside tests/unit/ may use it"
     return _LAB
 
 
@@ -54,21 +65,13 @@ def truth(lab: Lab) -> dict[str, Any]:
 
 
 @pytest.fixture(autouse=True)
-def _still_in_lab(lab: Lab) -> Iterator[None]:
-    """Every test runs (and ends) inside the scanner namespace."""
+def _still_in_lab(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every lab test runs (and ends) inside the scanner namespace; unit tests use no network."""
+    if _is_unit(request.node):
+        yield
+        return
+    lab = request.getfixturevalue("lab")
     inode = os.stat(f"/var/run/netns/{lab.scanner_ns}").st_ino
     assert _netns_inode() == inode
     yield
     assert _netns_inode() == inode
-
-
-def run_cli(*args: str, timeout: float = 120, **kw: Any) -> subprocess.CompletedProcess[str]:
-    """Run ``portlens`` in a child process (it inherits the scanner namespace)."""
-    return subprocess.run(
-        [sys.executable, "-m", "portlens.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=ROOT,
-        **kw,
-    )

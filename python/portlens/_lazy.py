@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 
 def attach(
@@ -30,3 +31,11 @@ def attach(
         return sorted({*vars(mod), *getattr(mod, "__all__", ()), *submodules})
 
     return __getattr__, __dir__
+
+
+def optional(module: str, extra: str) -> Any:
+    """Import an optional dependency, or say which extra brings it (``pip install 'portlens[extra]'``)."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as e:
+        raise ImportError(f"{module.split('.')[0]} is needed for this: pip install 'portlens[{extra}]'") from e

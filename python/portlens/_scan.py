@@ -1,59 +1,47 @@
-"""Running scans from Python: blocking, awaitable, and streamed (``for`` and ``async for``)."""
+"""The scan runner: a request to the engine (`portlens._core`), and a running `Scan` that streams
+port results (``for`` and ``async for``) and builds the `ScanResult`.
+
+It reports progress to a callable and hands results to a `ResultSink`; which bar ``progress=True``
+means, and which store ``save=`` writes to, are wired by the public API (`portlens/__init__.py`), so
+the runner depends on no front end and on no library above the results.
+"""
 
 from __future__ import annotations
 
 import json
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Iterable, Iterator
 from datetime import datetime, timezone
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 
 from . import _core
 from ._options import check_all, port_spec
 from .exceptions import ScanInterrupted
 from .files.targets import Origins
 from .files.targets import expand as expand_files
+from .progress import Progress, ProgressCallback
 from .results import PortResult, ScanResult, build_result
 
-__all__ = ["Progress", "Scan", "scan", "scan_async", "start"]
-
-ProgressCallback = Callable[["Progress"], object]
-# progress=: a callable, or True / "auto" for a tqdm.auto bar (a widget in Jupyter), or None
-ProgressArg = ProgressCallback | bool | str | None
+__all__ = ["Progress", "Request", "ResultSink", "Scan", "build_request", "run", "run_async"]
 
 
-def _progress(progress: ProgressArg) -> ProgressCallback | None:
-    if progress is None or progress is False:
-        return None  # no import here: the scan may already hold every free file descriptor
-    from .notebook import progress_callback
-
-    return progress_callback(progress)
-
-
-def _close_bar(callback: object, progress: ProgressArg) -> None:
-    """Close a bar made for ``progress=True``/``"auto"`` (a caller's own callable is left alone)."""
-    if callback is not progress and hasattr(callback, "close"):
-        callback.close()
-
-
-@dataclass(frozen=True, slots=True)
-class Progress:
-    """A snapshot of a running scan: probes done of total, open ports found, probes per second."""
-
-    done: int
-    total: int
-    open: int
-    rate: float
-    elapsed: float
-    retries: int
-    concurrency: int
+class ResultSink(Protocol):
+    """Where a scan's port results go as they are found, besides its result: the history store's
+    `portlens.store.ScanWriter` (``save=``) is one. The runner knows nothing else of it."""
 
     @property
-    def fraction(self) -> float:
-        return self.done / self.total if self.total else 1.0
+    def id(self) -> int: ...
+
+    def add(self, ports: Iterable[PortResult]) -> None:
+        """A batch of results (also called with none: a pending batch whose time has come)."""
+
+    def finish(self, result: ScanResult) -> object:
+        """The scan ended with ``result`` ("complete", or "cancelled")."""
+
+    def close(self) -> None:
+        """The scan ended without a result (it failed or was left): what was written stays."""
 
 
 def _targets(targets: str | Iterable[str]) -> list[str]:
@@ -97,7 +85,7 @@ class Request:
             return await _core.start_scan_async(self.core)
 
 
-def _request(targets: str | Iterable[str], ports: str | Iterable[int], options: dict[str, Any]) -> Request:
+def build_request(targets: str | Iterable[str], ports: str | Iterable[int], options: dict[str, Any]) -> Request:
     """The engine's request; ``options`` are checked (`portlens._options`) and normalised in place."""
     if not isinstance(ports, str):
         ports = port_spec(ports)
@@ -142,9 +130,10 @@ class Scan:
         self,
         core: Any,
         options: dict[str, Any],
-        progress: ProgressArg = None,
+        progress: ProgressCallback | None = None,
         progress_interval: float = 0.2,
-        sink: Any = None,
+        sink: ResultSink | None = None,
+        close_progress: bool = False,
     ) -> None:
         self._core = core
         # a store.ScanWriter when saving (``save=``): results are written in batches as they come
@@ -156,8 +145,8 @@ class Scan:
         self._pending: deque[PortResult] = deque()
         self._ended = False
         self._result: ScanResult | None = None
-        self._callback = _progress(progress)
-        self._progress_arg = progress
+        self._callback = progress
+        self._close_progress = close_progress  # a bar made for this scan (progress=True) closes at its end
         self._interval = progress_interval
         self._last_report = 0.0
 
@@ -200,8 +189,8 @@ class Scan:
         if force or now - self._last_report >= self._interval:
             self._last_report = now
             self._callback(self.progress())
-        if self._ended:
-            _close_bar(self._callback, self._progress_arg)
+        if self._ended and self._close_progress and hasattr(self._callback, "close"):
+            self._callback.close()
 
     # -- control ---------------------------------------------------------------------------------
     def progress(self) -> Progress:
@@ -260,16 +249,19 @@ class Scan:
         """The id of this scan in the store it is saved to (``save=``), else None."""
         return None if self._sink is None else int(self._sink.id)
 
+    def close_sink(self) -> None:
+        """If no result was built (the scan failed or was left), close the sink: what was read
+        stays written, and a saved scan stays "incomplete"."""
+        if self._sink is not None and self._result is None:
+            self._sink.close()
+
     def __enter__(self) -> Scan:
         return self
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if not self._ended:
-            self.cancel()
-        if self._sink is not None and self._result is None:
-            self._sink.close()  # what was read is written; the scan stays "incomplete"
+        self._leave()
 
     async def __aenter__(self) -> Scan:
         return self
@@ -277,111 +269,19 @@ class Scan:
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        self._leave()
+
+    def _leave(self) -> None:
+        """Leaving a ``with`` block: the scan stops; what was read is written, and a saved scan
+        without a result stays "incomplete"."""
         if not self._ended:
             self.cancel()
-        if self._sink is not None and self._result is None:
-            self._sink.close()
+        self.close_sink()
 
 
-def _sink(save: Any, profile: str | None, options: Mapping[str, Any]) -> Any:
-    """A writer that saves the scan as it runs into ``save`` (a `portlens.store.Store`, a URL or a path),
-    or None."""
-    if save is None:
-        return None
-    from . import store
-
-    if isinstance(save, store.Store):
-        return save.begin(options, profile)
-    opened = store.open(save)
-    try:
-        writer = opened.begin(options, profile)
-    except BaseException:
-        opened.close()
-        raise
-    writer.owns_store()
-    return writer
-
-
-def start(
-    targets: str | Iterable[str],
-    ports: str | Iterable[int] = "top-1000",
-    *,
-    progress: ProgressArg = None,
-    save: Any = None,
-    profile: str | None = None,
-    **options: Any,
-) -> Scan:
-    """Start a scan and return it without waiting; iterate it to stream results.
-
-    Options are those of `scan`.
-    """
-    if profile is not None and save is None:
-        raise TypeError("profile= names the target set a saved scan belongs to: give save= too")
-    request = _request(targets, ports, options)
-    core = request.start()
-    try:
-        sink = _sink(save, profile, dict(request.options()))
-    except BaseException:
-        core.cancel()
-        raise
-    return Scan(core, dict(request.options()), progress, sink=sink)
-
-
-def scan(
-    targets: str | Iterable[str],
-    ports: str | Iterable[int] = "top-1000",
-    *,
-    progress: ProgressArg = None,
-    executor: Any = None,
-    save: Any = None,
-    profile: str | None = None,
-    **options: Any,
-) -> ScanResult:
-    """Scan the ports of ``targets`` (TCP by default) and return the result.
-
-    ``targets``: addresses, CIDR blocks, ranges (``198.18.1.10-50``), hostnames, ``@file`` lists,
-    ``!item`` excludes — one string (comma or space separated) or an iterable of them.
-    ``ports``: ``"22,80,8000-8100"``, ``"all"``, ``"top-100"``, ``"top-1000"`` (default), ``"!25"``.
-
-    Options: ``exclude``, ``exclude_ports``, ``scope`` (authorised networks: anything outside is
-    refused before a packet is sent), ``concurrency``, ``rate`` (probes per second),
-    ``max_per_host``, ``initial_rtt_timeout`` / ``min_rtt_timeout`` / ``max_rtt_timeout`` (seconds),
-    ``min_retries`` / ``max_retries``, ``randomize``, ``seed``, ``keep`` (states listed one by one;
-    default ``("open",)``, the rest are counted), ``max_hosts``, ``allow_large``, ``resolve_timeout``,
-    ``protocol`` (``"tcp"``, ``"udp"`` or ``"both"``; named port sets follow the protocol and
-    ``T:``/``U:`` prefixes pick one), ``udp_fast`` (do not wait out ICMP rate limits: unconfirmed UDP
-    ports are ``open|filtered``), ``discovery`` (host discovery first; default: only for more than
-    one address), ``services`` and ``service_timeout`` (identify what answers on open ports).
-    Each is checked by one table (`portlens._options`: types, NaN, infinities, ranges; durations
-    at most a day) and a wrong value raises `OptionError` naming it; ``None`` is the engine's default.
-
-    ``progress``: a callable that receives `Progress` a few times a second, or ``True`` / ``"auto"``
-    for a ``tqdm.auto`` progress bar (a widget in Jupyter, text on a terminal).
-
-    The GIL is released while the scan runs, and it works inside a running event loop (Jupyter).
-    Ctrl-C stops the scan within a fraction of a second and raises `ScanInterrupted` (a
-    `KeyboardInterrupt`) whose ``.result`` holds what was found.
-
-    ``executor``: a ``dask.distributed.Client`` (or a scheduler address) runs the scan in shards on
-    that cluster and merges them into one result (see `portlens.distributed`; extra options
-    ``shard_probes`` and ``retries``).
-
-    ``save``: a `portlens.store.Store`, a store URL or a file path: the scan is saved while it runs
-    (in batches) and marked complete at the end, or left "incomplete" if it is cancelled or dies;
-    ``profile`` names the target set it belongs to (see `portlens.store`). With ``executor`` each
-    shard is written when it is merged.
-    """
-    if executor is not None:
-        from . import distributed
-
-        bar = _progress(progress)
-        try:
-            return distributed.scan(
-                targets, ports, executor=executor, progress=bar, save=save, profile=profile, **options
-            )
-        finally:
-            _close_bar(bar, progress)
-    s = start(targets, ports, progress=progress, save=save, profile=profile, **options)
+def run(s: Scan) -> ScanResult:
+    """Wait for ``s`` and return its result. Ctrl-C cancels it and raises `ScanInterrupted` with the
+    partial result; a scan that fails leaves what its sink wrote ("incomplete")."""
     try:
         return s.result()
     except KeyboardInterrupt:
@@ -389,35 +289,19 @@ def scan(
         partial = s.result()
         raise ScanInterrupted(partial) from None
     finally:
-        if s._sink is not None and s._result is None:  # the scan failed: what was read stays saved
-            s._sink.close()
+        s.close_sink()
 
 
-async def scan_async(
-    targets: str | Iterable[str],
-    ports: str | Iterable[int] = "top-1000",
-    *,
-    progress: ProgressArg = None,
-    save: Any = None,
-    profile: str | None = None,
-    **options: Any,
-) -> ScanResult:
-    """Awaitable `scan` on the same engine; cancelling the awaiting task cancels the scan (a saved
-    one stays "incomplete"). Batches are written to a ``save`` store from the event loop's thread."""
-    if profile is not None and save is None:
-        raise TypeError("profile= names the target set a saved scan belongs to: give save= too")
-    request = _request(targets, ports, options)
-    core = await request.start_async()
-    try:
-        sink = _sink(save, profile, dict(request.options()))
-    except BaseException:
-        core.cancel()
-        raise
-    s = Scan(core, dict(request.options()), progress, sink=sink)
+async def run_async(s: Scan) -> ScanResult:
+    """`run` for the event loop: cancelling the awaiting task cancels the scan (a saved one stays
+    "incomplete")."""
     try:
         return await s.result_async()
     finally:
         if s._result is None:
             s.cancel()
-            if sink is not None:
-                sink.close()
+            s.close_sink()
+
+
+# the name this function had (tests and older callers import it)
+_request = build_request

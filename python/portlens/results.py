@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import ipaddress
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import groupby
 from operator import attrgetter
 from typing import Any
 
-__all__ = ["PortResult", "HostResult", "ScanResult", "STATES", "HOST_STATS"]
+__all__ = [
+    "PortResult",
+    "HostResult",
+    "ScanResult",
+    "STATES",
+    "HOST_STATS",
+    "addr_key",
+    "port_key",
+    "host_key",
+    "by_host",
+    "merge",
+]
 
 STATES = ("open", "closed", "filtered", "open|filtered")
 #: The keys of ``HostResult.stats``, in the engine's order.
@@ -107,8 +119,22 @@ class HostResult:
             d["stats"] = dict(self.stats)
         return d
 
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], ports: Sequence[PortResult] = ()) -> HostResult:
+        """A host of `to_dict`'s form; ``ports``: its port results (not part of the dict)."""
+        return cls(
+            address=d["address"],
+            hostname=d.get("hostname"),
+            counts=dict(d["counts"]),
+            rtt=d.get("rtt"),
+            ports=tuple(ports),
+            state=d.get("state", "up"),
+            reason=d.get("reason"),
+            stats=None if d.get("stats") is None else dict(d["stats"]),
+        )
+
     def _repr_html_(self) -> str:
-        from .notebook import host_html
+        from .report.display import host_html
 
         return host_html(self)
 
@@ -167,6 +193,25 @@ class ScanResult:
 
         return result_to_dict(self)
 
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> ScanResult:
+        """A result of `to_dict`'s form (its ``schema`` is checked by `portlens.load`, not here)."""
+        ports = [PortResult.from_dict(p) for p in d["ports"]]
+        grouped = by_host(ports)
+        return cls(
+            ports=tuple(ports),
+            hosts=tuple(HostResult.from_dict(h, grouped.get(h["address"], ())) for h in d["hosts"]),
+            counts=dict(d["counts"]),
+            status=d["status"],
+            started=datetime.fromisoformat(d["started"]),
+            finished=datetime.fromisoformat(d["finished"]),
+            hosts_total=int(d["hosts_total"]),
+            ports_per_host=int(d["ports_per_host"]),
+            options=dict(d.get("options", {})),
+            stats=dict(d.get("stats", {})),
+            warnings=tuple(str(w) for w in d.get("warnings", ())),
+        )
+
     def to_json(self, path: str | None = None) -> str:
         """The versioned JSON document (schema ``portlens.scan/1``); also written to ``path``."""
         from .report.jsonfmt import dumps_result, write_text
@@ -209,18 +254,18 @@ class ScanResult:
 
     def to_pandas(self) -> Any:
         """The kept port results as a pandas DataFrame (one row per port; service fields as columns)."""
-        from .notebook import ports_frame
+        from .report.display import ports_frame
 
         return ports_frame(self, "pandas")
 
     def to_polars(self) -> Any:
         """`to_pandas`, as a polars DataFrame."""
-        from .notebook import ports_frame
+        from .report.display import ports_frame
 
         return ports_frame(self, "polars")
 
     def _repr_html_(self) -> str:
-        from .notebook import result_html
+        from .report.display import result_html
 
         return result_html(self)
 
@@ -254,7 +299,7 @@ def build_result(
     def port_key(p: PortResult) -> tuple[tuple[int, int], int, str]:
         k = keys.get(p.host)
         if k is None:
-            k = keys[p.host] = _addr_key(p.host)
+            k = keys[p.host] = addr_key(p.host)
         return (k, p.port, p.protocol)
 
     ports_sorted = tuple(sorted(ports, key=port_key))
@@ -289,7 +334,7 @@ def build_result(
         )
     return ScanResult(
         ports=ports_sorted,
-        hosts=tuple(sorted(hosts, key=lambda h: (h.state != "up", keys.get(h.address) or _addr_key(h.address)))),
+        hosts=tuple(sorted(hosts, key=lambda h: (h.state != "up", keys.get(h.address) or addr_key(h.address)))),
         counts=dict(summary["counts"]),
         status=summary["status"],
         started=started,
@@ -309,9 +354,9 @@ def build_result(
     )
 
 
-def _addr_key(address: str) -> tuple[int, int]:
-    import ipaddress
-
+# -- one result pipeline: the order of results, and merging the results of parts of one scan ---------------
+def addr_key(address: str) -> tuple[int, int]:
+    """Sort key of an address: IPv4 before IPv6, numerically; anything else (a name) last."""
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:
@@ -319,5 +364,114 @@ def _addr_key(address: str) -> tuple[int, int]:
     return (ip.version, int(ip))
 
 
-def _port_key(p: PortResult) -> tuple[tuple[int, int], int, str]:
-    return (_addr_key(p.host), p.port, p.protocol)
+def port_key(p: PortResult) -> tuple[tuple[int, int], int, str]:
+    """Sort key of a port result: by address (`addr_key`), port, protocol."""
+    return (addr_key(p.host), p.port, p.protocol)
+
+
+def host_key(h: HostResult) -> tuple[bool, tuple[int, int]]:
+    """Sort key of a host: up hosts first, then by address."""
+    return (h.state != "up", addr_key(h.address))
+
+
+def by_host(ports: Iterable[PortResult]) -> dict[str, list[PortResult]]:
+    """Port results grouped by host, in the order given."""
+    out: dict[str, list[PortResult]] = {}
+    for p in ports:
+        out.setdefault(p.host, []).append(p)
+    return out
+
+
+def add_counts(counts: Iterable[Mapping[str, int]]) -> dict[str, int]:
+    """Per-state counts summed."""
+    out: dict[str, int] = {}
+    for c in counts:
+        for state, n in c.items():
+            out[state] = out.get(state, 0) + int(n)
+    return out
+
+
+def add_host_stats(acc: Mapping[str, Any] | None, part: Mapping[str, Any]) -> dict[str, Any]:
+    """One host's probing statistics over parts of a scan: counters summed, the drop rate
+    recomputed from them, the slowest paced rate kept (None: no part was ever limited)."""
+    out = dict(acc or {})
+    for k, v in part.items():
+        if k not in ("drop_rate", "rate"):
+            out[k] = int(out.get(k) or 0) + int(v or 0)
+    rates = [r for r in ((acc or {}).get("rate"), part.get("rate")) if r is not None]
+    out["rate"] = min(rates) if rates else None
+    out["drop_rate"] = out["lost"] / out["samples"] if out.get("samples") else None
+    return out
+
+
+def merge_hosts(
+    parts: Iterable[Iterable[HostResult]],
+    ports: Mapping[str, Sequence[PortResult]],
+    hostnames: Mapping[str, str] | None = None,
+) -> tuple[HostResult, ...]:
+    """One host per address over the parts (in their order): counts summed, "up" if any part found
+    it up (with that part's reason), one RTT (the first part's that has one), statistics added;
+    ``ports`` by host (`by_host`), ``hostnames`` as resolved once for the whole scan."""
+    names = hostnames or {}
+    acc: dict[str, dict[str, Any]] = {}
+    for part in parts:
+        for h in part:
+            e = acc.get(h.address)
+            if e is None:
+                e = acc[h.address] = {
+                    "hostname": names.get(h.address, h.hostname),
+                    "state": h.state,
+                    "reason": h.reason,
+                    "counts": [],
+                    "rtt": None,
+                    "stats": None,
+                }
+            elif h.state == "up" and e["state"] != "up":
+                e["state"], e["reason"] = h.state, h.reason
+            e["counts"].append(h.counts)
+            if e["rtt"] is None:
+                e["rtt"] = h.rtt
+            if h.stats is not None:
+                e["stats"] = add_host_stats(e["stats"], h.stats)
+    hosts = [
+        HostResult(
+            address=address,
+            hostname=e["hostname"],
+            counts=add_counts(e["counts"]),
+            rtt=e["rtt"],
+            ports=tuple(ports.get(address, ())),
+            state=e["state"],
+            reason=e["reason"],
+            stats=e["stats"],
+        )
+        for address, e in acc.items()
+    ]
+    return tuple(sorted(hosts, key=host_key))
+
+
+def merge(parts: Sequence[ScanResult], **fields: Any) -> ScanResult:
+    """One result from the results of parts of one scan (Dask shards, per-host scans): ports sorted
+    (`port_key`), hosts merged by address (`merge_hosts`), counts summed, the earliest start and the
+    latest end, "complete" only if every part is. ``fields`` set any other field of the result
+    (``hosts_total``, ``options``, ``stats``, ``status``...), which otherwise come from the parts.
+    """
+    if not parts and "started" not in fields:
+        raise ValueError("merge() of no parts needs started= and finished=")
+    ports = tuple(sorted((p for r in parts for p in r.ports), key=port_key))
+    hostnames = fields.pop("hostnames", None)
+    values: dict[str, Any] = {
+        "ports": ports,
+        "hosts": merge_hosts((r.hosts for r in parts), by_host(ports), hostnames),
+        "counts": add_counts(r.counts for r in parts) if parts else {"open": 0, "closed": 0, "filtered": 0},
+        "status": "complete" if all(r.status == "complete" for r in parts) else "cancelled",
+        "hosts_total": sum(r.hosts_total for r in parts),
+        "ports_per_host": parts[0].ports_per_host if parts else 0,
+        "options": dict(parts[0].options) if parts else {},
+        "stats": {},
+        "warnings": tuple(dict.fromkeys(w for r in parts for w in r.warnings)),
+    }
+    if parts:
+        values["started"] = min(r.started for r in parts)
+        values["finished"] = max(r.finished for r in parts)
+    values.update(fields)
+    return ScanResult(**values)

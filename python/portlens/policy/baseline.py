@@ -29,8 +29,8 @@ from typing import Any
 
 from ._toml import Doc, check_keys, load_toml, loads_toml
 from .contract import canonical_service
+from .loader import Reader, parse_tags
 from .model import PolicyError
-from .rules import _Reader, parse_tags
 from .scope import HostSet, PortSet, ScopeSyntaxError, TagMap, parse_hosts, parse_ports, str_list
 
 __all__ = ["Baseline", "Expectation"]
@@ -89,7 +89,7 @@ class Baseline:
         if not isinstance(head, dict):
             raise doc.error(("baseline",), "[baseline] must be a table")
         check_keys(doc, ("baseline",), head, ("name",), "[baseline]")
-        name = _Reader(doc, ("baseline",), head, "[baseline]").text("name") or doc.path
+        name = Reader(doc, ("baseline",), head, "[baseline]").text("name") or doc.path
         raw = data.get("expect", [])
         if not isinstance(raw, list):
             raise doc.error(("expect",), "write baseline entries as [[expect]] tables")
@@ -101,7 +101,7 @@ class Baseline:
                 raise doc.error(where, "each [[expect]] must be a table")
             what = f"baseline entry #{i + 1}"
             check_keys(doc, where, table, ("hosts", "host_tags", "ports", "services", "note"), what)
-            r = _Reader(doc, where, table, what)
+            r = Reader(doc, where, table, what)
             hosts, host_tags = r.hosts(), frozenset(r.strings("host_tags"))
             if hosts is None and not host_tags:
                 raise r.err(None, "say which hosts: 'hosts' (addresses, CIDR blocks, names, \"*\") or 'host_tags'")

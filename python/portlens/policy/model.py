@@ -183,7 +183,7 @@ class Finding:
         )
 
     def _repr_html_(self) -> str:
-        from ..notebook import finding_html
+        from ..report.display import finding_html
 
         return finding_html(self)
 
@@ -221,7 +221,7 @@ class HostScore:
         )
 
     def _repr_html_(self) -> str:
-        from ..notebook import host_score_html
+        from ..report.display import host_score_html
 
         return host_score_html(self)
 
@@ -336,24 +336,24 @@ class Assessment:
 
     def to_pandas(self, what: str = "findings") -> Any:
         """A pandas DataFrame of the ``"findings"`` (one row each) or of the ``"hosts"``."""
-        from ..notebook import assessment_frame
+        from ..report.display import assessment_frame
 
         return assessment_frame(self, what, "pandas")
 
     def to_polars(self, what: str = "findings") -> Any:
         """`to_pandas`, as a polars DataFrame."""
-        from ..notebook import assessment_frame
+        from ..report.display import assessment_frame
 
         return assessment_frame(self, what, "polars")
 
     def plot(self, result: Any = None) -> Any:
         """The report's charts with matplotlib (``pip install portlens[plot]``); returns the Figure."""
-        from ..notebook import plot_assessment
+        from ..report.display import plot_assessment
 
         return plot_assessment(self, result)
 
     def _repr_html_(self) -> str:
-        from ..notebook import assessment_html
+        from ..report.display import assessment_html
 
         return assessment_html(self)
 

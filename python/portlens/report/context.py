@@ -17,7 +17,7 @@ from typing import Any
 
 from .._core import __version__
 from ..policy.model import PRACTICES, SEVERITIES, Assessment, Finding, severity_rank
-from ..results import ScanResult
+from ..results import ScanResult, addr_key
 
 __all__ = ["DRIFT_SCHEMA", "Report", "build", "drift_dict", "diff", "PRACTICE_TITLES", "SEVERITY_COLORS"]
 
@@ -177,9 +177,7 @@ def diff(
 
 
 def _key(k: tuple[str, int, str]) -> tuple[tuple[int, int], int, str]:
-    from ..results import _addr_key
-
-    return (_addr_key(k[0]), k[1], k[2])
+    return (addr_key(k[0]), k[1], k[2])
 
 
 # -- findings, hosts, remediation ------------------------------------------------------------------

@@ -6,7 +6,6 @@ import io
 import json
 import os
 from collections.abc import Iterable, Sequence
-from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -73,36 +72,7 @@ def write_result(r: ScanResult, path: str | os.PathLike[str]) -> None:
 def result_from_dict(d: dict[str, Any]) -> ScanResult:
     if d.get("schema") != SCHEMA:
         raise PortlensError(f"not a portlens scan document (schema {d.get('schema')!r}, expected {SCHEMA!r})")
-    ports = [PortResult.from_dict(p) for p in d["ports"]]
-    by_host: dict[str, list[PortResult]] = {}
-    for p in ports:
-        by_host.setdefault(p.host, []).append(p)
-    hosts = tuple(
-        HostResult(
-            address=h["address"],
-            hostname=h.get("hostname"),
-            counts=dict(h["counts"]),
-            rtt=h.get("rtt"),
-            ports=tuple(by_host.get(h["address"], ())),
-            state=h.get("state", "up"),
-            reason=h.get("reason"),
-            stats=None if h.get("stats") is None else dict(h["stats"]),
-        )
-        for h in d["hosts"]
-    )
-    return ScanResult(
-        ports=tuple(ports),
-        hosts=hosts,
-        counts=dict(d["counts"]),
-        status=d["status"],
-        started=datetime.fromisoformat(d["started"]),
-        finished=datetime.fromisoformat(d["finished"]),
-        hosts_total=int(d["hosts_total"]),
-        ports_per_host=int(d["ports_per_host"]),
-        options=dict(d.get("options", {})),
-        stats=dict(d.get("stats", {})),
-        warnings=tuple(str(w) for w in d.get("warnings", ())),
-    )
+    return ScanResult.from_dict(d)
 
 
 def _read(path: str | os.PathLike[str]) -> Any:
@@ -160,5 +130,3 @@ def write_jsonl(ports: Iterable[PortResult], out: IO[str]) -> int:
         out.write(json.dumps(p.to_dict()) + "\n")
         n += 1
     return n
-
-

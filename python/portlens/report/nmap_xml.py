@@ -37,7 +37,7 @@ from typing import Any
 from .._core import __version__, parse_ports, service_name
 from ..files import xmlsafe
 from ..files.read import ReadError, read_bytes
-from ..results import STATES, HostResult, PortResult, ScanResult, _addr_key, _port_key
+from ..results import STATES, HostResult, PortResult, ScanResult, addr_key, port_key
 
 __all__ = ["ExtraHost", "load_nmap_xml", "loads_nmap_xml", "render", "to_nmap_xml", "compress_ports"]
 
@@ -278,10 +278,10 @@ def render(
     # portlens marks a TCP port closed only on a reset; UDP ones close on ICMP port-unreachable
     closed_reason = result.options.get("source") != "nmap" and result.options.get("protocol", "tcp") == "tcp"
     entries: list[tuple[tuple[int, int], str, HostResult | ExtraHost]] = [
-        (_addr_key(h.address), h.address, h) for h in result.hosts if list_down or _host_state(h) == "up"
+        (addr_key(h.address), h.address, h) for h in result.hosts if list_down or _host_state(h) == "up"
     ]
     answered = {h.address for h in result.hosts}
-    entries += [(_addr_key(x.address), x.address, x) for x in extra_hosts if x.address not in answered or x.timedout]
+    entries += [(addr_key(x.address), x.address, x) for x in extra_hosts if x.address not in answered or x.timedout]
     timed_out = {x.address for x in extra_hosts if x.timedout}
     up = 0
     for _, address, h in sorted(entries, key=lambda e: e[0]):
@@ -499,7 +499,7 @@ def _result(root: ET.Element, ended: set[int], truncated: bool) -> ScanResult:
                     hostname=hostname,
                     counts=hcounts,
                     rtt=srtt / 1e6 if srtt is not None and srtt >= 0 else None,
-                    ports=tuple(sorted(listed, key=_port_key)),
+                    ports=tuple(sorted(listed, key=port_key)),
                 )
             )
 
@@ -530,17 +530,15 @@ def _result(root: ET.Element, ended: set[int], truncated: bool) -> ScanResult:
     if tcp:
         options["ports"] = tcp
     if timed_out:
-        options["timed_out"] = sorted(timed_out, key=_addr_key)
+        options["timed_out"] = sorted(timed_out, key=addr_key)
     if odd_states:
         options["nmap_states"] = odd_states
     if finished_el is not None and finished_el.get("errormsg"):
         options["error"] = finished_el.get("errormsg")
     per_host = sum(_int(s.get("numservices")) for s in scaninfo)
     return ScanResult(
-        ports=tuple(sorted(ports, key=_port_key)),
-        hosts=tuple(
-            sorted(hosts, key=lambda x: _addr_key(x.address)) + sorted(down, key=lambda x: _addr_key(x.address))
-        ),
+        ports=tuple(sorted(ports, key=port_key)),
+        hosts=tuple(sorted(hosts, key=lambda x: addr_key(x.address)) + sorted(down, key=lambda x: addr_key(x.address))),
         counts=counts,
         status="cancelled" if failed else "complete",
         started=started,

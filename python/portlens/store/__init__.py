@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import importlib
 import os
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # at run time these load on first use: SQLAlchemy costs a CLI start 0.2 s
@@ -30,10 +31,14 @@ if TYPE_CHECKING:  # at run time these load on first use: SQLAlchemy costs a CLI
     from .engine import default_path, resolve_url
     from .errors import NotFoundError, StoreError
     from .migrations import LATEST as SCHEMA_VERSION
-    from .store import Profile, ScanInfo, ScanWriter, Store
+    from .profiles import Profile
+    from .scans import ScanInfo
+    from .store import Store
+    from .writer import ScanWriter
 
 __all__ = [
     "open",
+    "begin_writer",
     "default_path",
     "resolve_url",
     "Store",
@@ -65,9 +70,9 @@ _LAZY = {
     "NotFoundError": (".errors", "NotFoundError"),
     "StoreError": (".errors", "StoreError"),
     "SCHEMA_VERSION": (".migrations", "LATEST"),
-    "Profile": (".store", "Profile"),
-    "ScanInfo": (".store", "ScanInfo"),
-    "ScanWriter": (".store", "ScanWriter"),
+    "Profile": (".profiles", "Profile"),
+    "ScanInfo": (".scans", "ScanInfo"),
+    "ScanWriter": (".writer", "ScanWriter"),
     "Store": (".store", "Store"),
 }
 
@@ -87,3 +92,20 @@ def open(url_or_path: str | os.PathLike[str] | None = None) -> Store:  # noqa: A
     from .store import open_store
 
     return open_store(url_or_path)
+
+
+def begin_writer(save: Store | str | os.PathLike[str], profile: str | None, options: Mapping[str, Any]) -> ScanWriter:
+    """A writer that saves a scan as it runs (``save=`` of `portlens.scan`, of a Dask scan): into
+    ``save``, a `Store`, or a URL or path that is opened for it and closed when the writer is."""
+    from .store import Store
+
+    if isinstance(save, Store):
+        return save.begin(options, profile)
+    opened = open(save)
+    try:
+        writer = opened.begin(options, profile)
+    except BaseException:
+        opened.close()
+        raise
+    writer.owns_store()
+    return writer

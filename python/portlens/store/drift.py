@@ -19,11 +19,11 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ..policy.model import Finding, severity_rank
-from ..results import PortResult, ScanResult, _addr_key
+from ..results import PortResult, ScanResult, addr_key
 
 if TYPE_CHECKING:
     from ..policy import Assessment
-    from .store import ScanInfo
+    from .scans import ScanInfo
 
 __all__ = ["SCHEMA", "SERVICE_FIELDS", "ScanRef", "PortChange", "ServiceChange", "SeverityChange", "Drift"]
 
@@ -219,7 +219,7 @@ def _written(text: str, path: str | os.PathLike[str] | None) -> str:
 
 def _sort_key(k: Key) -> tuple[tuple[int, int], str, int, str]:
     # addresses in numeric order; a name (no address) by text after them
-    return (_addr_key(k[0]), k[0], k[1], k[2])
+    return (addr_key(k[0]), k[0], k[1], k[2])
 
 
 def _field(service: Mapping[str, Any], path: str) -> Any:
