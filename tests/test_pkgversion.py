@@ -161,7 +161,7 @@ def test_rpm_agrees_with_rpm_on_random_pairs() -> None:
             pairs.append((a, b))
     theirs = _rpm(pairs)
     assert len(theirs) == len(pairs)
-    wrong = [(a, b, rpm_compare(a, b), t) for (a, b), t in zip(pairs, theirs) if rpm_compare(a, b) != t]
+    wrong = [(a, b, rpm_compare(a, b), t) for (a, b), t in zip(pairs, theirs, strict=True) if rpm_compare(a, b) != t]
     assert not wrong, wrong[:10]
     outcomes = [rpm_compare(a, b) for a, b in pairs]
     assert min(outcomes.count(x) for x in (-1, 0, 1)) > 20
