@@ -341,6 +341,31 @@ def _dpkg_version(package: str) -> str:
     ).stdout.strip()
 
 
+def test_lab_banners_keep_the_debian_revision(svc: dict[str, Any]) -> None:
+    """Real Debian servers: the revision a banner shows equals the installed package's; servers
+    whose banners name no distribution get none (nothing is invented)."""
+    with_revision = {"ssh-hard": "openssh-server", "ssh-weak": "openssh-server", "mariadb": "mariadb-server"}
+    without = ["http-weak", "ftp-weak", "redis-weak", "memcached"]
+    keys = [*with_revision, *without]
+    result = portlens.scan(
+        sorted({SERVICES[k]["addr"] for k in keys}),
+        ports=sorted({SERVICES[k]["port"] for k in keys}),
+        services=True,
+        service_timeout=8.0,
+    )
+    by = {(p.host, p.port): p.service for p in result.ports}
+    for key, package in with_revision.items():
+        service = by[(SERVICES[key]["addr"], SERVICES[key]["port"])]
+        assert service is not None
+        installed = _dpkg_version(package)
+        assert service["distro"]["name"] == "debian", service
+        assert service["distro"]["revision"] == installed.rsplit("-", 1)[1], (service["distro"], installed)
+        assert installed.split(":")[-1].startswith(service["version"])
+    for key in without:
+        service = by[(SERVICES[key]["addr"], SERVICES[key]["port"])]
+        assert service is not None and service["status"] == "identified" and service["distro"] is None, service
+
+
 def test_lab_openssh_patched_debian_package(svc: dict[str, Any], tmp_path: Path) -> None:
     """The lab's real sshd: its service record keeps the Debian revision, and with the advisories no
     CVE is reported that the installed package has fixed (zero false findings); without them, the
@@ -379,10 +404,21 @@ def test_lab_openssh_patched_debian_package(svc: dict[str, Any], tmp_path: Path)
     rows = [f for f in doc["findings"] if f["rule"] == RULE]
     assert {c for f in rows for c in f["cves"]} == want
     assert all(x["rationale"] for f in rows for x in f["evidence"].get("not_reported", []))
-    portlens.assess(result, vulns=[NVD, TRACKER], today=TODAY).to_markdown(out)
+    assessed = portlens.assess(result, vulns=[NVD, TRACKER], today=TODAY)
+    assessed.to_markdown(out)
     text = out.read_text()
+    html = assessed.to_html()
+    assert "why each CVE was or was not reported" in text
     for cve in ALL5 - want:
-        assert cve in text and "not reported" in text
+        row = next(line for line in text.splitlines() if f"| {cve} |" in line)
+        assert "| no |" in row and "not reported:" in row
+        assert cve in html
+    assert "not reported: fixed in the distribution revision" in html
+    # the scan file keeps service.distro in the published schema
+    import jsonschema
+
+    schema = json.loads((ROOT / "python/portlens/report/schemas/scan-1.schema.json").read_text())
+    jsonschema.validate(json.loads(scan_file.read_text()), schema)
 
 
 @pytest.fixture(scope="module")
