@@ -215,6 +215,26 @@ def test_advisory_alone_reports_without_nvd() -> None:
         portlens.assess([], advisories=[NVD])
 
 
+def test_versions_that_are_not_of_the_scheme_decide_nothing(tmp_path: Path) -> None:
+    """An advisory whose fixed version dpkg cannot read (data from elsewhere) is not trusted either way."""
+    record = {
+        "id": "DEBIAN-CVE-2024-6387",
+        "upstream": ["CVE-2024-6387"],
+        "affected": [
+            {
+                "package": {"ecosystem": "Debian:12", "name": "openssh"},
+                "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "not a version!"}]}],
+            }
+        ],
+    }
+    path = tmp_path / "odd.json"
+    path.write_text(json.dumps(record))
+    a = portlens.assess([ssh_port("9.2p1", debian("2+deb12u10"))], vulns=[NVD, path], today=TODAY)
+    (f,) = vuln_findings(a)
+    regre = next(c for c in f.evidence["cves"] if c["id"] == "CVE-2024-6387")
+    assert regre["basis"] == "version-only" and "no advisory" in regre["rationale"]
+
+
 def test_hostile_service_records_are_ignored() -> None:
     """A scan file from elsewhere: a distro record of the wrong shape decides nothing."""
     for bad in ("debian", {"name": "Debian; rm -rf"}, {"name": "debian", "revision": "2+deb12u10<script>"}, ["x"]):

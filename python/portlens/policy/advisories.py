@@ -308,7 +308,7 @@ class AdvisoryDB:
     """Advisories indexed by (distribution, package) and by CVE."""
 
     def __init__(self, advisories: Iterable[Advisory] = (), sources: Iterable[str] = (), skipped: int = 0) -> None:
-        self.items: list[Advisory] = list(dict.fromkeys(advisories))
+        self.items: list[Advisory] = list(advisories)  # duplicates (two sources agreeing) only repeat a verdict
         self.sources: tuple[str, ...] = tuple(sources)
         self.skipped = skipped  # OSV records of ecosystems portlens does not order
         self._by_pkg: dict[tuple[str, str], list[Advisory]] = {}
