@@ -333,6 +333,45 @@ mod tests {
         assert_eq!(d.revision.as_deref(), Some("2+deb12u10"));
     }
 
+    /// Mutations of real banners (a deterministic generator): never a panic, and a revision, when
+    /// one is read, holds only the characters a Debian revision may hold.
+    #[test]
+    fn mutated_banners_never_panic() {
+        let seeds = [
+            "SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u10",
+            "SSH-2.0-OpenSSH_8.9p1 Ubuntu-3ubuntu0.10",
+            "5.5.5-10.11.6-MariaDB-0+deb12u1",
+            "Apache/2.4.62 (Debian)",
+            "SSH-2.0-OpenSSH_9.7 FreeBSD-20240806",
+        ];
+        let alphabet: Vec<char> = "Debian-Ubuntu+~.()0123456789 u\u{e9}\u{1F600}\0".chars().collect();
+        let mut state: u64 = 0x5eed;
+        let mut next = |n: usize| {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            ((state >> 33) as usize) % n.max(1)
+        };
+        for i in 0..20_000 {
+            let mut chars: Vec<char> = seeds[i % seeds.len()].chars().collect();
+            for _ in 0..1 + next(4) {
+                let at = next(chars.len() + 1);
+                match next(3) {
+                    0 if at < chars.len() => chars[at] = alphabet[next(alphabet.len())],
+                    1 => chars.insert(at, alphabet[next(alphabet.len())]),
+                    _ => chars.truncate(at),
+                }
+            }
+            let text: String = chars.into_iter().collect();
+            for field in ["banner", "server", "version"] {
+                if let Some(d) = detect(&[(field, text.clone())]) {
+                    if let Some(rev) = d.revision {
+                        assert!(rev.chars().all(is_revision_char) && rev.len() <= 64, "{text:?} -> {rev:?}");
+                    }
+                    assert!(d.evidence.chars().count() <= 80);
+                }
+            }
+        }
+    }
+
     #[test]
     fn hostile_texts() {
         assert!(ssh("SSH-2.0-OpenSSH_9.2p1 Debian-").is_none());
