@@ -235,6 +235,43 @@ def test_versions_that_are_not_of_the_scheme_decide_nothing(tmp_path: Path) -> N
     assert regre["basis"] == "version-only" and "no advisory" in regre["rationale"]
 
 
+def test_ubuntu_negligible_is_not_reported(tmp_path: Path) -> None:
+    """Ubuntu's "negligible" priority, like Debian's "unimportant": affected, no fix planned, not reported."""
+    record = {
+        "id": "UBUNTU-CVE-2023-51767",
+        "upstream": ["CVE-2023-51767"],
+        "severity": [{"type": "Ubuntu", "score": "negligible"}],
+        "affected": [
+            {
+                "package": {"ecosystem": "Ubuntu:22.04:LTS", "name": "openssh"},
+                "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}]}],
+            }
+        ],
+    }
+    path = tmp_path / "ubuntu.json"
+    path.write_text(json.dumps([record, json.loads(OSV.read_text())[5]]))
+    ubuntu = {"name": "ubuntu", "release": "22.04", "revision": "3ubuntu0.10", "evidence": "x"}
+    a = portlens.assess([ssh_port("8.9p1", ubuntu)], vulns=[NVD, path], today=TODAY)
+    (f,) = vuln_findings(a)
+    hidden = {x["id"]: x["rationale"] for x in f.evidence["not_reported"]}
+    assert "unimportant" in hidden["CVE-2023-51767"] and "CVE-2024-6387" in hidden
+    assert "CVE-2023-51767" not in f.cves
+
+
+def test_many_ports_are_matched_quickly() -> None:
+    """The applicable releases are found once per (distribution, package, version), not per CVE."""
+    import time
+
+    db = VulnDB.load([NVD, TRACKER, OSV])
+    ports = [
+        ssh_port("9.2p1", debian(f"2+deb12u{i % 12}", None), host=f"198.18.{i // 250}.{i % 250}") for i in range(1000)
+    ]
+    started = time.monotonic()
+    a = portlens.assess(ports, vulns=db, today=TODAY)
+    assert time.monotonic() - started < 30
+    assert len(vuln_findings(a)) == 1000
+
+
 def test_hostile_service_records_are_ignored() -> None:
     """A scan file from elsewhere: a distro record of the wrong shape decides nothing."""
     for bad in ("debian", {"name": "Debian; rm -rf"}, {"name": "debian", "revision": "2+deb12u10<script>"}, ["x"]):

@@ -312,8 +312,12 @@ class AdvisoryDB:
         self.sources: tuple[str, ...] = tuple(sources)
         self.skipped = skipped  # OSV records of ecosystems portlens does not order
         self._by_pkg: dict[tuple[str, str], list[Advisory]] = {}
+        self._by_cve: dict[tuple[str, str, str], list[Advisory]] = {}
         for a in self.items:
             self._by_pkg.setdefault((a.distro, a.package), []).append(a)
+            self._by_cve.setdefault((a.distro, a.package, a.cve), []).append(a)
+        # (distro, release, packages, upstream) -> applicable releases: the same for every CVE of a port
+        self._release_cache: dict[tuple[str, str | None, tuple[str, ...], str], list[str | None]] = {}
 
     def __bool__(self) -> bool:
         return bool(self.items)
@@ -334,6 +338,10 @@ class AdvisoryDB:
         """The releases whose advisories apply: the banner's, else those that ship the same upstream."""
         if release is not None:
             return [release]
+        key = (distro, release, tuple(packages), upstream)
+        cached = self._release_cache.get(key)
+        if cached is not None:
+            return cached
         out: list[str | None] = []
         for pkg in packages:
             for a in self._by_pkg.get((distro, pkg), ()):
@@ -345,6 +353,7 @@ class AdvisoryDB:
                         continue
                     if same and a.release not in out:
                         out.append(a.release)
+        self._release_cache[key] = out
         return out
 
     def judge(
@@ -356,9 +365,7 @@ class AdvisoryDB:
             return None
         d = _ADVISORIES_OF.get(distro, distro)
         releases = self._releases(d, release, packages, upstream, scheme)
-        found = [
-            a for pkg in packages for a in self._by_pkg.get((d, pkg), ()) if a.cve == cve and a.release in releases
-        ]
+        found = [a for pkg in packages for a in self._by_cve.get((d, pkg, cve), ()) if a.release in releases]
         verdicts: dict[bool, list[Advisory]] = {}
         for a in found:
             try:
@@ -495,7 +502,14 @@ def _parse_osv(record: Any, where: str, out: list[Advisory]) -> int:
             continue
         sev = _osv_severity(record, aff)
         spec = aff.get("ecosystem_specific")
-        minor = isinstance(spec, Mapping) and str(spec.get("urgency", "")).lower() == "unimportant"
+        # Debian's "unimportant" urgency, Ubuntu's "negligible" priority: no fix is planned
+        severities = record.get("severity") if isinstance(record.get("severity"), list) else []
+        minor = (isinstance(spec, Mapping) and str(spec.get("urgency", "")).lower() == "unimportant") or any(
+            isinstance(sev, Mapping)
+            and str(sev.get("type", "")).lower() == "ubuntu"
+            and str(sev.get("score", "")).lower() == "negligible"
+            for sev in severities
+        )
         for cve in cves:
             out.append(
                 Advisory(
