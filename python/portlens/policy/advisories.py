@@ -503,7 +503,8 @@ def _parse_osv(record: Any, where: str, out: list[Advisory]) -> int:
         sev = _osv_severity(record, aff)
         spec = aff.get("ecosystem_specific")
         # Debian's "unimportant" urgency, Ubuntu's "negligible" priority: no fix is planned
-        severities = record.get("severity") if isinstance(record.get("severity"), list) else []
+        raw_severity = record.get("severity")
+        severities: list[Any] = raw_severity if isinstance(raw_severity, list) else []
         minor = (isinstance(spec, Mapping) and str(spec.get("urgency", "")).lower() == "unimportant") or any(
             isinstance(sev, Mapping)
             and str(sev.get("type", "")).lower() == "ubuntu"
