@@ -181,6 +181,32 @@ def test_without_advisories_the_match_stays_with_lower_confidence() -> None:
     assert all("do not cover Ubuntu" in c["rationale"] for c in uf.evidence["cves"])
 
 
+def test_a_host_named_by_another_banner(tmp_path: Path) -> None:
+    """nginx on Debian announces "nginx/1.22.1" only; the same host's SSH banner says Debian 12: the
+    nginx match stays, version-only, with half the confidence, and says why."""
+    record = json.loads(NVD.read_text())["vulnerabilities"][1]  # Terrapin, re-aimed at nginx for the test
+    record["cve"]["id"] = "CVE-2099-4487"
+    record["cve"]["configurations"][0]["nodes"][0]["cpeMatch"] = [
+        {"vulnerable": True, "criteria": "cpe:2.3:a:f5:nginx:*:*:*:*:*:*:*:*", "versionEndExcluding": "1.25.3"}
+    ]
+    feed = tmp_path / "nginx.json"
+    feed.write_text(json.dumps({"format": "NVD_CVE", "version": "2.0", "vulnerabilities": [record]}))
+    nginx = {
+        "name": "http",
+        "product": "nginx",
+        "version": "1.22.1",
+        "cpe": ["cpe:2.3:a:f5:nginx:1.22.1:*:*:*:*:*:*:*"],
+    }
+    web = Port("198.18.5.1", 80, service=nginx)
+    alone = portlens.assess([web], vulns=[feed], today=TODAY)
+    (f,) = vuln_findings(alone)
+    assert f.confidence == 1.0 and f.evidence["cves"][0]["rationale"].endswith("(the banner names no distribution)")
+    both = portlens.assess([web, ssh_port("9.2p1", debian("2+deb12u10"))], vulns=[feed, TRACKER], today=TODAY)
+    (g,) = [x for x in vuln_findings(both) if x.port == 80]
+    assert g.confidence == 0.5 and g.cves == ("CVE-2099-4487",)
+    assert "the host runs Debian 12, as another of its banners says" in g.evidence["cves"][0]["rationale"]
+
+
 def test_ubuntu_release_found_by_upstream_version() -> None:
     """An Ubuntu revision rarely names its release: the releases whose advisories ship the same
     upstream version (8.9p1: 22.04 only) decide."""

@@ -154,7 +154,13 @@ class _Run:
             ev["checks"] = {cid: c["outcome"] for cid, c in sorted(p.view.checks.items())}
         return ev
 
-    def port(self, p: _Port, host_tags: frozenset[str], host_cpes: Sequence[Cpe]) -> None:
+    def port(
+        self,
+        p: _Port,
+        host_tags: frozenset[str],
+        host_cpes: Sequence[Cpe],
+        host_distro: Mapping[str, Any] | None = None,
+    ) -> None:
         v = p.view
         emitted: list[Finding] = []
         consumed: set[str] = set()
@@ -231,7 +237,7 @@ class _Run:
                     emitted.append(f)
 
         if self.vulns and p.targets:
-            matches, fixed = self.vulns.match_port(p.targets, host_cpes, p.view)
+            matches, fixed = self.vulns.match_port(p.targets, host_cpes, p.view, host_distro)
             if matches or fixed:
                 for rule in scoped("vulnerability"):
                     f = self._vuln_finding(rule, p, host_tags, matches, fixed)
@@ -512,8 +518,13 @@ def assess(
             targets, source = _targets(view)
             items.append(_Port(host, hostnames.get(host), p.port, proto, str(p.reason), view, targets, source))
         host_cpes = [c for item in items for c in item.targets]
+        # the distribution one banner names (the most precise one) stands for the whole host
+        named = [item.view.distro for item in items if item.view.distro]
+        host_distro = max(
+            named, key=lambda d: (d.get("release") is not None, d.get("revision") is not None), default=None
+        )
         for item in items:
-            run.port(item, tags, host_cpes)
+            run.port(item, tags, host_cpes, host_distro)
     run.segmentation(hostnames, host_tags)
     active, suppressed = run.accept(host_tags)
     active.sort(key=_sort_key)

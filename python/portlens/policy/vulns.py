@@ -466,12 +466,22 @@ class VulnDB:
         return out
 
     def match_port(
-        self, targets: Sequence[Cpe], host: Sequence[Cpe], view: ServiceView
+        self,
+        targets: Sequence[Cpe],
+        host: Sequence[Cpe],
+        view: ServiceView,
+        host_distro: Mapping[str, Any] | None = None,
     ) -> tuple[list[VulnMatch], list[dict[str, Any]]]:
         """The CVEs to report for one port, each with its basis and rationale, and those not
-        reported because the distribution's advisory says the installed package is fixed."""
+        reported because the distribution's advisory says the installed package is fixed.
+        ``host_distro`` is the distribution another banner of the same host names: a service whose
+        own banner names none (nginx on Debian says ``nginx/1.22.1``) is then most likely that
+        distribution's package, so a version-only match keeps only half the confidence too."""
         nvd = self.match(targets, host) if self.cves else []
-        distro = view.distro
+        distro: Mapping[str, Any] | None = view.distro
+        from_host = False
+        if not distro and host_distro and host_distro.get("name"):
+            distro, from_host = {k: v for k, v in host_distro.items() if k != "revision"}, True
         if not distro:
             why = "version-only match (the banner names no distribution)"
             return [replace(m, rationale=why) for m in nvd], []
@@ -481,7 +491,9 @@ class VulnDB:
         packages = tuple(dict.fromkeys(p for t in targets for p in adv.package_names(t.value("product"), name)))
         installed = view.package_version
         db = self.advisories
-        if not db:
+        if from_host:
+            reason = f"the host runs {label}, as another of its banners says, but this one gives no package revision"
+        elif not db:
             reason = "no distribution advisories were supplied"
         elif not db.covers(name):
             reason = f"the advisories supplied do not cover {label}"
