@@ -426,12 +426,15 @@ def _vuln_summary(matches: Sequence[VulnMatch], fixed: Sequence[Mapping[str, Any
     if risky:
         parts.append(
             f"{len(risky)} version-only (the distribution may have backported the fix; half confidence"
-            " — supply its advisories, OSV or the Debian Security Tracker, with --vulns to decide)"
+            " — supply its advisories, OSV or the Debian Security Tracker, with --advisories to decide)"
         )
     if plain:
         parts.append(f"{len(plain)} version-only (the banner names no distribution)")
     if fixed:
-        parts.append(f"{len(fixed)} not reported: fixed in the installed distribution revision")
+        parts.append(
+            f"{len(fixed)} not reported: fixed in the installed distribution revision, never affected"
+            " or rated unimportant by the distribution"
+        )
     return ("CVEs: " + "; ".join(parts) + ".") if parts else ""
 
 
