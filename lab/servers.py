@@ -224,16 +224,52 @@ def run_hostile(addrs: list[str], base: int, parent: _Parent) -> int:
     return asyncio.run(_hostile_main(addrs, base, parent))
 
 
+async def _banners_main(addrs: list[str], banners: dict[int, bytes], parent: _Parent) -> int:
+    """Each port sends its fixed banner on accept (an SSH identification line, an HTTP response),
+    then waits a little for the client and closes: what an older or other server would announce."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+    def serve(text: bytes) -> _Handler:
+        async def cb(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            try:
+                writer.write(text)
+                await writer.drain()
+                await asyncio.wait_for(reader.read(4096), 3.0)
+            except (Exception, asyncio.TimeoutError):  # noqa: BLE001, S110 - the client may go first
+                pass
+            finally:
+                writer.close()
+
+        return cb
+
+    servers = [
+        await asyncio.start_server(serve(text), host=addr, port=port, reuse_address=True)
+        for addr in addrs
+        for port, text in banners.items()
+    ]
+    _announce_ready()
+    while not stop.is_set() and parent.alive():
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(stop.wait(), 1.0)
+    for srv in servers:
+        srv.close()
+    return 0
+
+
 # --------------------------------------------------------------------------- main
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python3 -m lab.servers")
-    ap.add_argument("kind", choices=("listen", "hostile"))
+    ap.add_argument("kind", choices=("listen", "hostile", "banners"))
     ap.add_argument("--addr", action="append", required=True)
     ap.add_argument("--ports", default="", help="listen: comma-separated ports")
     ap.add_argument("--transparent", action="store_true", help="listen: IP_TRANSPARENT (tproxy target)")
     ap.add_argument("--base", type=int, default=HOSTILE_BASE, help="hostile: first port")
+    ap.add_argument("--banner", action="append", default=[], help="banners: PORT=TEXT (\\r \\n escapes), repeatable")
     ap.add_argument("--lab-tag", default="", help="marker for cleanup only")
     ap.add_argument("--parent", type=int, default=0, help="exit when this parent is gone")
     args = ap.parse_args(argv)
@@ -244,6 +280,14 @@ def main(argv: list[str] | None = None) -> int:
         if not ports:
             ap.error("listen needs --ports")
         return run_listen(args.addr, ports, parent, args.transparent)
+    if args.kind == "banners":
+        banners = {}
+        for item in args.banner:
+            port, _, text = item.partition("=")
+            banners[int(port)] = text.replace("\\r", "\r").replace("\\n", "\n").encode()
+        if not banners:
+            ap.error("banners needs --banner PORT=TEXT")
+        return asyncio.run(_banners_main(args.addr, banners, parent))
     return run_hostile(args.addr, args.base, parent)
 
 

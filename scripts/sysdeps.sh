@@ -14,6 +14,8 @@ case "${1:-test}" in test | bench | demo) need+=(vsftpd redis-server samba xrdp 
 esac
 # The HTML report is opened in headless Chromium by the tests (Selenium drives it through chromium-driver).
 [ "${1:-test}" = test ] && need+=(chromium chromium-driver fonts-dejavu-core)
+# tests/unit/test_pkgversion.py checks portlens's rpm version ordering against rpm's own (rpm.vercmp)
+[ "${1:-test}" = test ] && need+=(rpm)
 # fuzz/run.sh: libfuzzer-sys compiles libFuzzer (C++)
 [ "${1:-test}" = test ] && need+=(g++)
 [ "${1:-test}" = bench ] && need+=(nmap time)

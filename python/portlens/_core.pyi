@@ -21,6 +21,8 @@ MAX_SECONDS: float  # the longest duration any option takes (a day)
 MAX_RETRIES: int  # the most retries (a port's tries are counted in a byte)
 
 # (host, port, protocol, state, reason, rtt seconds, attempts, hostname, service record as JSON)
+# The service record's keys are typed by `portlens.policy.contract.ServiceInfo` (with
+# `DistroInfo` for "distro": the distribution and package revision a banner names).
 _Row = tuple[str, int, str, str, str, float | None, int, str | None, str | None]
 
 @final

@@ -59,6 +59,7 @@
 //! Every check is non-destructive: no guessed passwords, no writes, no state left behind.
 mod amqp;
 mod conn;
+pub mod distro;
 mod dnp3;
 pub mod fingerprints;
 mod ftp;
@@ -121,6 +122,8 @@ pub struct ServiceInfo {
     pub banner: Option<String>,
     pub tls: Option<TlsInfo>,
     pub checks: Vec<Check>,
+    /// The distribution the banner names, with its package revision when given ([`distro`]).
+    pub distro: Option<distro::Distro>,
     /// Seconds spent identifying.
     pub elapsed: f64,
 }
@@ -206,6 +209,7 @@ pub(crate) struct Found {
     banner: Option<String>,
     tls: Option<TlsInfo>,
     checks: Vec<Check>,
+    distro: Option<distro::Distro>,
 }
 
 /// Time to wait for a TCP connect to an open port.
@@ -279,7 +283,9 @@ impl Ctx<'_> {
             cpe.extend(m.cpe);
         }
         let name = if self.over_tls { tls::inner_name(hit.name) } else { hit.name.to_string() };
+        let distro = distro::detect(&hit.fields);
         self.with(|f| {
+            f.distro = distro;
             f.name = Some(name);
             f.product = hit.product;
             f.version = hit.version;
@@ -447,6 +453,7 @@ fn into_info(f: Found, port: u16, elapsed: Duration) -> ServiceInfo {
         banner: f.banner,
         tls: f.tls,
         checks: f.checks,
+        distro: f.distro,
         elapsed: elapsed.as_secs_f64(),
     }
 }

@@ -24,6 +24,14 @@ def add_assess_options(p: argparse.ArgumentParser, scan: bool) -> None:
         default=[],
         help="CISA KEV catalog or NVD CVE JSON 2.0 feed (.json, .json.gz, .zip; repeatable)",
     )
+    g.add_argument(
+        "--advisories",
+        metavar="FILE",
+        action="append",
+        default=[],
+        help="distribution advisories: OSV records or osv.dev's zip per ecosystem, Debian Security Tracker JSON; "
+        "CVEs are then decided by the package revision a banner shows (repeatable)",
+    )
     sev = ", ".join(portlens.policy.SEVERITIES)
     g.add_argument(
         "--fail-on",
@@ -46,13 +54,16 @@ def assess_fn(args: argparse.Namespace) -> Any:
     policy = (portlens.Policy.load(args.policy) if args.policy else portlens.Policy.default()).resolved()
     policy.vulns()  # the policy's own vulnerability files, read now
     baseline = portlens.Baseline.load(args.baseline) if args.baseline else None
-    vulns = portlens.policy.VulnDB.load(args.vulns) if args.vulns else None
+    files = [*args.vulns, *args.advisories]  # each file's format is recognised
+    vulns = portlens.policy.VulnDB.load(files) if files else None
     return lambda result: portlens.assess(result, policy, baseline, vulns=vulns)
 
 
 def assessor(args: argparse.Namespace) -> Any:
     """Load the policy, baseline and vulnerability data now; return a function that assesses a result."""
-    if not (getattr(args, "assess", True) or args.policy or args.baseline or args.vulns or args.fail_on):
+    if not (
+        getattr(args, "assess", True) or args.policy or args.baseline or args.vulns or args.advisories or args.fail_on
+    ):
         return None
     assess = assess_fn(args)
 

@@ -85,8 +85,10 @@ def run(args: argparse.Namespace) -> int:
     if unfit:
         what = "scan results" if result is not None else "an assessment (it has no port results)"
         raise portlens.OptionError(f"output {unfit[0]!r}: not a report format for {what}", item=unfit[0])
-    if result is None and (args.policy or args.baseline or args.vulns):
-        raise portlens.OptionError("--policy, --baseline and --vulns need scan results, not an assessment")
+    if result is None and (args.policy or args.baseline or args.vulns or args.advisories):
+        raise portlens.OptionError(
+            "--policy, --baseline, --vulns and --advisories need scan results, not an assessment"
+        )
     assessment: portlens.Assessment = doc if isinstance(doc, portlens.Assessment) else assess(doc)
     status = Outputs()
     signals: Signals = args.signals

@@ -25,12 +25,22 @@ import json
 import os
 import stat
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from ..exceptions import InputError
 
-__all__ = ["LIMITS", "ReadError", "limit", "read_bytes", "read_text", "read_json", "decode", "position"]
+__all__ = [
+    "LIMITS",
+    "ReadError",
+    "limit",
+    "read_bytes",
+    "read_text",
+    "read_json",
+    "read_zip_members",
+    "decode",
+    "position",
+]
 
 MiB = 1 << 20
 # default caps, in bytes, by kind of file; PORTLENS_MAX_INPUT_MB replaces all of them
@@ -216,6 +226,54 @@ def read_bytes(path: str | os.PathLike[str], kind: str = "file", *, decompress: 
             return _read_all(raw.read, cap, name, kind)
         except OSError as e:
             raise ReadError(str(e.strerror or e), name, kind) from None
+    finally:
+        os.close(fd)
+
+
+#: members of one zip archive read at most (osv.dev's largest per-ecosystem zip holds ~10^5)
+MAX_ZIP_MEMBERS = 2_000_000
+
+
+def read_zip_members(
+    path: str | os.PathLike[str], kind: str = "file", suffix: str = ".json"
+) -> Iterator[tuple[str, bytes]]:
+    """(name, bytes) of every member of a zip archive whose name ends with ``suffix`` (osv.dev's
+    per-ecosystem ``all.zip`` is one JSON file per advisory). The same guards as `read_bytes`: a
+    regular file within the cap of ``kind``, and the members' inflated size *together* within
+    that cap and the inflation ratio, so a bomb spread over many members is refused as well."""
+    name = os.fspath(path)
+    cap = limit(kind)
+    ratio = _env_int("PORTLENS_MAX_INFLATE_RATIO") or INFLATE_RATIO
+    fd = _open_regular(name, kind)
+    try:
+        packed = os.fstat(fd).st_size
+        raw = _Capped(fd, cap, name, kind)
+        try:
+            with zipfile.ZipFile(io.BufferedReader(raw)) as z:
+                infos = [i for i in z.infolist() if i.filename.endswith(suffix) and not i.is_dir()]
+                if not infos:
+                    raise ReadError(f"the zip archive holds no {suffix} file", name, kind)
+                if len(infos) > MAX_ZIP_MEMBERS:
+                    raise ReadError(f"the zip archive holds more than {MAX_ZIP_MEMBERS} members", name, kind)
+                total = 0
+                for info in infos:
+                    parts: list[bytes] = []
+                    with z.open(info) as m:
+                        while chunk := m.read(_CHUNK):
+                            total += len(chunk)
+                            if total > cap:
+                                raise _too_big(name, kind, cap, "decompresses to more than")
+                            if total > INFLATE_RATIO_FROM and total > ratio * max(packed, 1):
+                                raise ReadError(
+                                    f"decompresses more than {ratio} times its size (a decompression bomb?); "
+                                    "set PORTLENS_MAX_INFLATE_RATIO to allow it",
+                                    name,
+                                    kind,
+                                )
+                            parts.append(chunk)
+                    yield info.filename, b"".join(parts)
+        except (OSError, EOFError, zipfile.BadZipFile, NotImplementedError, RuntimeError) as e:
+            raise ReadError(f"not a readable zip archive ({type(e).__name__})", name, kind) from None
     finally:
         os.close(fd)
 

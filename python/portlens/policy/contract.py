@@ -17,6 +17,12 @@ The mapping (every key optional; unknown keys are ignored)::
                                     # CPE 2.3 formatted strings, written the way the NVD dictionary
                                     # writes the product (OpenSSH 8.9p1 -> version "8.9", update
                                     # "p1"); CPE 2.2 URIs ("cpe:/a:openbsd:openssh:8.9p1") accepted
+        "distro": {"name": "debian", "release": "12", "codename": "bookworm",
+                   "revision": "2+deb12u10", "evidence": "Debian-2+deb12u10"},
+                                    # the distribution the banner names (name lower case; release,
+                                    # codename and revision when the banner tells): distribution
+                                    # advisories decide a CVE by the package version
+                                    # "version-revision" (policy/advisories.py)
         "method": "probe",          # how the name was found: "probe" | "banner" | "tls" | "port";
                                     # "port" means a guess from the port number (not identified)
         "conf": 0.9,                # confidence of the identification, 0..1 (0..10 also accepted)
@@ -35,6 +41,7 @@ check" finding, so new checks are never silently dropped.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypedDict
@@ -44,6 +51,7 @@ __all__ = [
     "OUTCOMES",
     "SERVICE_ALIASES",
     "CheckResult",
+    "DistroInfo",
     "ServiceInfo",
     "ServiceView",
     "canonical_service",
@@ -65,6 +73,18 @@ class CheckResult(_CheckRequired, total=False):
     evidence: Mapping[str, Any]
 
 
+class DistroInfo(TypedDict, total=False):
+    """The distribution a banner names (``service.distro``): ``name`` ("debian", "ubuntu", "rhel"...),
+    ``release`` ("12", "22.04") and ``codename`` when certain, the package ``revision``
+    ("2+deb12u10") when shown, and the ``evidence`` text it was read from."""
+
+    name: str
+    release: str | None
+    codename: str | None
+    revision: str | None
+    evidence: str
+
+
 class ServiceInfo(TypedDict, total=False):
     """What service identification attaches to a `PortResult` as ``service`` (see the module doc)."""
 
@@ -72,6 +92,7 @@ class ServiceInfo(TypedDict, total=False):
     product: str
     version: str
     cpe: list[str]
+    distro: DistroInfo | None
     method: str
     conf: float
     checks: list[CheckResult]
@@ -219,6 +240,7 @@ class ServiceView:
     cpes: tuple[str, ...] = ()
     method: str | None = None
     checks: Mapping[str, CheckResult] = field(default_factory=dict)
+    distro: DistroInfo | None = None
 
     def vulnerable(self, check_id: str) -> bool:
         c = self.checks.get(check_id)
@@ -234,7 +256,16 @@ class ServiceView:
                 out[key] = value
         if self.cpes:
             out["cpe"] = list(self.cpes)
+        if self.distro:
+            out["distro"] = dict(self.distro)
         return out
+
+    @property
+    def package_version(self) -> str | None:
+        """The distribution package version the banner shows ("9.2p1-2+deb12u10", no epoch), or None."""
+        if not self.distro or not self.distro.get("revision") or not self.version:
+            return None
+        return f"{self.version}-{self.distro['revision']}"
 
 
 def _get(obj: Any, key: str) -> Any:
@@ -283,6 +314,28 @@ def _checks(raw: Any) -> dict[str, CheckResult]:
     return out
 
 
+_DISTRO_RE = re.compile(r"[a-z][a-z0-9]{0,19}")
+_REVISION_RE = re.compile(r"[0-9][A-Za-z0-9.+~_]{0,63}")  # dpkg revisions; rpm releases also use "_"
+
+
+def _distro(raw: Any) -> DistroInfo | None:
+    """``service.distro`` as the policy trusts it: a known shape, short values, a revision of the
+    characters a package revision may hold (a scan file may come from anywhere)."""
+    if not isinstance(raw, Mapping):
+        return None
+    name = _text(raw.get("name"))
+    if name is None or not _DISTRO_RE.fullmatch(name.lower()):
+        return None
+    out: DistroInfo = {"name": name.lower()}
+    for key in ("release", "codename"):
+        v = _text(raw.get(key))
+        out[key] = v if v is not None and len(v) <= 20 else None
+    rev = _text(raw.get("revision"))
+    out["revision"] = rev if rev is not None and _REVISION_RE.fullmatch(rev) else None
+    out["evidence"] = (_text(raw.get("evidence")) or "")[:80]
+    return out
+
+
 def read_service(port: Any, port_name: str | None, port_confidence: float) -> ServiceView:
     """Read ``port.service`` defensively. ``port_name`` is the fallback name from the port number."""
     raw = getattr(port, "service", None)
@@ -296,6 +349,7 @@ def read_service(port: Any, port_name: str | None, port_confidence: float) -> Se
             cpe_raw = [cpe_raw]
         cpes = tuple(str(c) for c in cpe_raw or () if isinstance(c, str) and c.strip())
         product, version = _text(_get(raw, "product")), _text(_get(raw, "version"))
+        distro = _distro(_get(raw, "distro"))
         if name is not None and (method or "").lower() != "port":
             conf = _conf(_get(raw, "conf"))
             return ServiceView(
@@ -307,6 +361,7 @@ def read_service(port: Any, port_name: str | None, port_confidence: float) -> Se
                 cpes=cpes,
                 method=method or "probe",
                 checks=checks,
+                distro=distro,
             )
         # not identified: keep what was observed, fall back to the port number for the name
         return ServiceView(
@@ -318,5 +373,6 @@ def read_service(port: Any, port_name: str | None, port_confidence: float) -> Se
             cpes=cpes,
             method=method,
             checks=checks,
+            distro=distro,
         )
     return ServiceView(name=canonical_service(port_name), identified=False, conf=port_confidence, checks=checks)

@@ -13,7 +13,7 @@ from typing import Any
 from .baseline import Baseline
 from .contract import ServiceView, read_service
 from .cpe import Cpe, CpeError, parse_cpe
-from .model import Assessment, Finding, Remedy, severity_rank
+from .model import Assessment, Finding, PolicyError, Remedy, severity_rank
 from .rules import Override, Policy, Rule
 from .scope import TagMap, addr_key
 from .scoring import host_scores, severity_counts
@@ -154,7 +154,13 @@ class _Run:
             ev["checks"] = {cid: c["outcome"] for cid, c in sorted(p.view.checks.items())}
         return ev
 
-    def port(self, p: _Port, host_tags: frozenset[str], host_cpes: Sequence[Cpe]) -> None:
+    def port(
+        self,
+        p: _Port,
+        host_tags: frozenset[str],
+        host_cpes: Sequence[Cpe],
+        host_distro: Mapping[str, Any] | None = None,
+    ) -> None:
         v = p.view
         emitted: list[Finding] = []
         consumed: set[str] = set()
@@ -231,10 +237,10 @@ class _Run:
                     emitted.append(f)
 
         if self.vulns and p.targets:
-            matches = self.vulns.match(p.targets, host_cpes)
-            if matches:
+            matches, fixed = self.vulns.match_port(p.targets, host_cpes, p.view, host_distro)
+            if matches or fixed:
                 for rule in scoped("vulnerability"):
-                    f = self._vuln_finding(rule, p, host_tags, matches)
+                    f = self._vuln_finding(rule, p, host_tags, matches, fixed)
                     if f is not None:
                         emitted.append(f)
 
@@ -258,12 +264,19 @@ class _Run:
                 self.emit(rule, *args, v.name, evidence=ev, confidence=rule.confidence, title=title)
 
     def _vuln_finding(
-        self, rule: Rule, p: _Port, host_tags: frozenset[str], matches: list[VulnMatch]
+        self,
+        rule: Rule,
+        p: _Port,
+        host_tags: frozenset[str],
+        matches: list[VulnMatch],
+        fixed: Sequence[Mapping[str, Any]] = (),
     ) -> Finding | None:
+        if not matches:
+            return self._backported_finding(rule, p, host_tags, fixed)
         matches = sorted(matches, key=lambda m: (not m.exploited, -(m.cve.cvss or 0.0), m.cve.id))
         severity = max((m.severity for m in matches), key=severity_rank)
         worst = [m for m in matches if m.severity == severity]
-        confidence = max(0.5 if m.conditions else 1.0 for m in worst) * p.view.conf * rule.confidence
+        confidence = max(m.weight for m in worst) * p.view.conf * rule.confidence
         if p.cpe_source == "product-name":
             confidence *= 0.8
         exploited = [m for m in matches if m.exploited]
@@ -276,6 +289,8 @@ class _Run:
         ev["cpe"] = [str(t) for t in p.targets]
         ev["cpe_source"] = p.cpe_source
         ev["cves"] = [m.to_dict() for m in matches]
+        if fixed:
+            ev["not_reported"] = [dict(x) for x in fixed]
         ev["vulnerability_data"] = list(self.vulns.sources) if self.vulns else []
         remediation = [
             Remedy("patch", f"KEV {m.cve.id}: {m.kev.required_action}")
@@ -297,9 +312,40 @@ class _Run:
             confidence=confidence,
             severity=severity,
             title=title,
+            rationale=f"{rule.rationale} {_vuln_summary(matches, fixed)}".strip(),
             remediation=remediation[:5],
             references=references,
             cves=[m.cve.id for m in matches],
+        )
+
+    def _backported_finding(
+        self, rule: Rule, p: _Port, host_tags: frozenset[str], fixed: Sequence[Mapping[str, Any]]
+    ) -> Finding | None:
+        """Every CVE the upstream version matched is fixed in the installed distribution revision:
+        nothing to report but the record of why (info, no CVE), so a report says it was looked at."""
+        product = " ".join(x for x in (p.view.product, p.view.version) if x) or p.targets[0].value("product")
+        n = len(fixed)
+        ev = self._base_evidence(p, "cpe")
+        ev["cpe"] = [str(t) for t in p.targets]
+        ev["cpe_source"] = p.cpe_source
+        ev["cves"] = []
+        ev["not_reported"] = [dict(x) for x in fixed]
+        ev["vulnerability_data"] = list(self.vulns.sources) if self.vulns else []
+        return self.emit(
+            rule,
+            p.host,
+            p.hostname,
+            host_tags,
+            p.port,
+            p.protocol,
+            p.view.name,
+            evidence=ev,
+            confidence=p.view.conf * rule.confidence,
+            severity="info",
+            title=f"{product}: {n} CVE{'' if n == 1 else 's'} fixed by the distribution (not reported)",
+            rationale=_vuln_summary([], fixed),
+            references=[f"https://nvd.nist.gov/vuln/detail/{x['id']}" for x in fixed][:20],
+            extra="backported",
         )
 
     # -- across hosts -------------------------------------------------------------------------
@@ -369,6 +415,29 @@ class _Run:
         return active, suppressed
 
 
+def _vuln_summary(matches: Sequence[VulnMatch], fixed: Sequence[Mapping[str, Any]]) -> str:
+    """Why each CVE was or was not reported, counted (each CVE's own reason is in the evidence)."""
+    via = [m for m in matches if m.basis == "advisory"]
+    risky = [m for m in matches if m.backport_risk]
+    plain = [m for m in matches if m.basis != "advisory" and not m.backport_risk]
+    parts = []
+    if via:
+        parts.append(f"{len(via)} matched via the distribution's advisory (installed package older than the fix)")
+    if risky:
+        parts.append(
+            f"{len(risky)} version-only (the distribution may have backported the fix; half confidence"
+            " — supply its advisories, OSV or the Debian Security Tracker, with --advisories to decide)"
+        )
+    if plain:
+        parts.append(f"{len(plain)} version-only (the banner names no distribution)")
+    if fixed:
+        parts.append(
+            f"{len(fixed)} not reported: fixed in the installed distribution revision, never affected"
+            " or rated unimportant by the distribution"
+        )
+    return ("CVEs: " + "; ".join(parts) + ".") if parts else ""
+
+
 def _sort_key(f: Finding) -> tuple[Any, ...]:
     return (
         -severity_rank(f.severity),
@@ -399,6 +468,7 @@ def assess(
     baseline: Baseline | str | os.PathLike[str] | None = None,
     *,
     vulns: VulnDB | str | os.PathLike[str] | Iterable[str | os.PathLike[str]] | None = None,
+    advisories: str | os.PathLike[str] | Iterable[str | os.PathLike[str]] | None = None,
     today: date | None = None,
 ) -> Assessment:
     """Assess a scan result against a risk policy (default: `Policy.default()`) and an optional baseline.
@@ -406,7 +476,10 @@ def assess(
     ``result`` is a `ScanResult` (from `portlens.scan` or `portlens.load`) or any iterable of port
     results; only open ports count. ``policy`` and ``baseline`` may be objects or file paths.
     ``vulns``: a `VulnDB` or paths of CISA KEV / NVD CVE JSON 2.0 files, added to any the policy
-    names. ``today`` decides which risk acceptances have expired (default: today's date).
+    names; OSV and Debian Security Tracker files are recognised there too. ``advisories``: paths of
+    distribution advisories (OSV JSON or osv.dev's zip per ecosystem, the Debian Security Tracker
+    JSON), which decide CVEs by the package revision a banner shows (``service.distro``).
+    ``today`` decides which risk acceptances have expired (default: today's date).
     """
     pol = Policy.default() if policy is None else policy if isinstance(policy, Policy) else Policy.load(policy)
     pol = pol.resolved()
@@ -415,6 +488,13 @@ def assess(
     if vulns is not None:
         extra = vulns if isinstance(vulns, VulnDB) else VulnDB.load(vulns)
         db = extra if db is None else db.merge(extra)
+    if advisories is not None:
+        ads = VulnDB.load(advisories)
+        if ads.cves or ads.kev:
+            raise PolicyError(
+                "advisories= takes OSV and Debian Security Tracker files; give NVD and KEV files as vulns="
+            )
+        db = ads if db is None else db.merge(ads)
     run = _Run(pol, base, db, today or date.today())
 
     ports = getattr(result, "ports", result)
@@ -441,8 +521,13 @@ def assess(
             targets, source = _targets(view)
             items.append(_Port(host, hostnames.get(host), p.port, proto, str(p.reason), view, targets, source))
         host_cpes = [c for item in items for c in item.targets]
+        # the distribution one banner names (the most precise one) stands for the whole host
+        named = [item.view.distro for item in items if item.view.distro]
+        host_distro = max(
+            named, key=lambda d: (d.get("release") is not None, d.get("revision") is not None), default=None
+        )
         for item in items:
-            run.port(item, tags, host_cpes)
+            run.port(item, tags, host_cpes, host_distro)
     run.segmentation(hostnames, host_tags)
     active, suppressed = run.accept(host_tags)
     active.sort(key=_sort_key)

@@ -16,6 +16,15 @@ nothing seen on the host can confirm or refute -- a library, or an OS when no OS
 leaves the match "conditional": it is reported with half the confidence and the condition in the
 evidence. The KEV catalog (and NVD's own ``cisaExploitAdd``) marks CVEs known to be exploited;
 KEV alone matches nothing, since it carries no versions. Without data files nothing is matched.
+
+Distribution backports (`advisories`): the same files may be OSV records (JSON, or osv.dev's zip
+per ecosystem) and the Debian Security Tracker JSON. When a port's banner names its distribution
+and package revision (``service.distro``), each CVE is decided by that distribution's advisory
+for the package, with its version ordering (dpkg, rpm): reported "via advisory" when the
+installed revision is older than the fix, not reported (and said so in the evidence) when it is
+not. A CVE matched on the upstream version alone on a server whose banner names a distribution
+is reported "version-only" with half the confidence, since the distribution may have backported
+the fix. Each CVE in a finding carries its ``basis`` and ``rationale``.
 """
 
 from __future__ import annotations
@@ -23,10 +32,13 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..files.read import ReadError, read_json
+from . import advisories as adv
+from .advisories import AdvisoryDB
+from .contract import ServiceView
 from .cpe import ANY, Cpe, CpeError, criteria_matches, parse_cpe
 from .model import SEVERITIES, PolicyError, severity_rank
 
@@ -70,6 +82,18 @@ class VulnMatch:
     range: Mapping[str, str]
     target: str
     conditions: tuple[str, ...] = ()  # platform criteria that could not be verified
+    # "version-only" (the upstream version is in an NVD range) or "advisory" (the distribution's
+    # advisory says the installed package is affected); why, in words
+    basis: str = "version-only"
+    rationale: str = ""
+    backport_risk: bool = False  # version-only on a distribution that may have backported the fix
+    advisory: Mapping[str, Any] | None = field(default=None, hash=False, compare=False)
+
+    @property
+    def weight(self) -> float:
+        """How much this match is to be believed: halved for an unverified platform condition and
+        for a version-only match on a distribution package."""
+        return (0.5 if self.conditions else 1.0) * (0.5 if self.backport_risk else 1.0)
 
     @property
     def exploited(self) -> bool:
@@ -92,7 +116,11 @@ class VulnMatch:
             "known_exploited": self.exploited,
             "matched": self.criteria,
             "target": self.target,
+            "basis": self.basis,
+            "rationale": self.rationale,
         }
+        if self.advisory:
+            d["advisory"] = dict(self.advisory)
         if self.range:
             d["range"] = dict(self.range)
         if self.kev is not None:
@@ -111,12 +139,20 @@ class VulnMatch:
 
 def _parse_feed(doc: Any, path: str, cves: list[CveRecord], kev: list[KevEntry]) -> None:
     if not isinstance(doc, Mapping):
-        raise PolicyError("expected a JSON object (a KEV catalog or an NVD CVE 2.0 feed)", path)
+        raise PolicyError(
+            "expected a JSON object (a KEV catalog, an NVD CVE 2.0 feed, OSV records"
+            " or the Debian Security Tracker JSON)",
+            path,
+        )
     if "CVE_Items" in doc:
         raise PolicyError("this is an NVD JSON 1.1 feed (retired); use the NVD CVE JSON 2.0 feeds", path)
     items = doc.get("vulnerabilities")
     if not isinstance(items, list):
-        raise PolicyError("no 'vulnerabilities' list: not a KEV catalog nor an NVD CVE 2.0 feed", path)
+        raise PolicyError(
+            "no 'vulnerabilities' list: not a KEV catalog, an NVD CVE 2.0 feed, OSV records"
+            " nor the Debian Security Tracker",
+            path,
+        )
     first = items[0] if items else {}
     if "catalogVersion" in doc or (isinstance(first, Mapping) and "cveID" in first):
         kev.extend(_parse_kev(doc, path))
@@ -252,6 +288,14 @@ def _parse_kev(doc: Mapping[str, Any], path: str) -> list[KevEntry]:
     return out
 
 
+def _load_doc(doc: Any, where: str, cves: list[CveRecord], kev: list[KevEntry], advisories: list[Any]) -> int:
+    """One parsed document of any supported format; returns the OSV records of other ecosystems."""
+    if adv.looks_like_advisories(doc):
+        return adv.parse_advisories(doc, where, advisories)
+    _parse_feed(doc, where, cves, kev)
+    return 0
+
+
 # ------------------------------------------------------------------------------------------ matching
 
 
@@ -272,7 +316,14 @@ def _negate(v: int) -> int:
 class VulnDB:
     """CVE records (NVD) and known-exploited entries (KEV), indexed by vendor and product."""
 
-    def __init__(self, cves: Iterable[CveRecord] = (), kev: Iterable[KevEntry] = (), sources: Iterable[str] = ()):
+    def __init__(
+        self,
+        cves: Iterable[CveRecord] = (),
+        kev: Iterable[KevEntry] = (),
+        sources: Iterable[str] = (),
+        advisories: AdvisoryDB | None = None,
+    ):
+        self.advisories: AdvisoryDB = advisories if advisories is not None else AdvisoryDB()
         self.cves: dict[str, CveRecord] = {c.id: c for c in cves}
         self.kev: dict[str, KevEntry] = {k.cve: k for k in kev}
         self.sources: tuple[str, ...] = tuple(sources)
@@ -295,34 +346,41 @@ class VulnDB:
 
     @classmethod
     def load(cls, paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> VulnDB:
-        """Read KEV catalogs and NVD CVE JSON 2.0 feeds (the format of each file is recognised)."""
+        """Read KEV catalogs, NVD CVE JSON 2.0 feeds, OSV records (JSON or osv.dev's zip per
+        ecosystem) and the Debian Security Tracker JSON (the format of each file is recognised)."""
         if isinstance(paths, (str, os.PathLike)):
             paths = [paths]
         cves: list[CveRecord] = []
         kev: list[KevEntry] = []
+        advisories: list[adv.Advisory] = []
+        skipped = 0
         sources = []
         for p in paths:
             path = os.fspath(p)
-            doc = _read_json(path)
             try:
-                _parse_feed(doc, path, cves, kev)
+                if path.endswith(".zip"):
+                    for label, doc in adv.iter_zip_documents(path):
+                        skipped += _load_doc(doc, label, cves, kev, advisories)
+                else:
+                    skipped += _load_doc(_read_json(path), path, cves, kev, advisories)
             except (TypeError, AttributeError, KeyError, ValueError, RecursionError) as e:
                 if isinstance(e, PolicyError):
                     raise
                 # the kind of problem only: a feed's values are not echoed
                 raise PolicyError(f"malformed vulnerability data ({type(e).__name__})", path) from None
             sources.append(path)
-        return cls(cves, kev, sources)
+        return cls(cves, kev, sources, AdvisoryDB(advisories, [], skipped))
 
     def merge(self, other: VulnDB) -> VulnDB:
         return VulnDB(
             [*self.cves.values(), *other.cves.values()],
             [*self.kev.values(), *other.kev.values()],
             (*self.sources, *other.sources),
+            self.advisories.merge(other.advisories),
         )
 
     def __bool__(self) -> bool:
-        return bool(self.cves)
+        return bool(self.cves) or bool(self.advisories)
 
     def __len__(self) -> int:
         return len(self.cves)
@@ -406,6 +464,98 @@ class VulnDB:
             if best is not None:
                 out.append(best)
         return out
+
+    def match_port(
+        self,
+        targets: Sequence[Cpe],
+        host: Sequence[Cpe],
+        view: ServiceView,
+        host_distro: Mapping[str, Any] | None = None,
+    ) -> tuple[list[VulnMatch], list[dict[str, Any]]]:
+        """The CVEs to report for one port, each with its basis and rationale, and those not
+        reported because the distribution's advisory says the installed package is fixed.
+        ``host_distro`` is the distribution another banner of the same host names: a service whose
+        own banner names none (nginx on Debian says ``nginx/1.22.1``) is then most likely that
+        distribution's package, so a version-only match keeps only half the confidence too."""
+        nvd = self.match(targets, host) if self.cves else []
+        distro: Mapping[str, Any] | None = view.distro
+        from_host = False
+        if not distro and host_distro and host_distro.get("name"):
+            distro, from_host = {k: v for k, v in host_distro.items() if k != "revision"}, True
+        if not distro:
+            why = "version-only match (the banner names no distribution)"
+            return [replace(m, rationale=why) for m in nvd], []
+        name = distro["name"]
+        label = distro_label(distro)
+        upstream = (view.version or "").split()[0] if view.version else ""
+        packages = tuple(dict.fromkeys(p for t in targets for p in adv.package_names(t.value("product"), name)))
+        installed = view.package_version
+        db = self.advisories
+        if from_host:
+            reason = f"the host runs {label}, as another of its banners says, but this one gives no package revision"
+        elif not db:
+            reason = "no distribution advisories were supplied"
+        elif not db.covers(name):
+            reason = f"the advisories supplied do not cover {label}"
+        elif not installed:
+            reason = f"the banner names {label} but not the package revision"
+        elif not packages:
+            reason = f"portlens knows no {label} package of this product"
+        else:
+            reason = ""
+        out: list[VulnMatch] = []
+        hidden: list[dict[str, Any]] = []
+        seen: set[str] = set()
+
+        def judge(cve: str) -> adv.Judgement | None:
+            if reason or installed is None:
+                return None
+            return db.judge(cve, name, distro.get("release"), packages, installed, upstream)
+
+        for m in nvd:
+            seen.add(m.cve.id)
+            j = judge(m.cve.id)
+            if j is None:
+                why = reason or f"no advisory of {label} {'/'.join(packages)} decides {m.cve.id}"
+                out.append(
+                    replace(
+                        m,
+                        rationale=f"version-only match; the distribution may have backported the fix ({why})",
+                        backport_risk=True,
+                    )
+                )
+            elif j.affected:
+                out.append(replace(m, basis="advisory", rationale=j.rationale(), advisory=j.to_dict()))
+            else:
+                hidden.append({"id": m.cve.id, "rationale": j.rationale(), **j.to_dict()})
+        if not reason and installed is not None:
+            # CVEs only the distribution's advisories know of (or whose NVD range misses this version)
+            for cve in db.cves_for(name, distro.get("release"), packages, upstream):
+                if cve in seen:
+                    continue
+                j = judge(cve)
+                if j is None or not j.affected:
+                    continue
+                a = j.advisories[0]
+                rec = self.cves.get(cve) or CveRecord(id=cve, description=a.summary, nvd_severity=a.severity)
+                out.append(
+                    VulnMatch(
+                        rec,
+                        self.kev.get(cve),
+                        f"{a.distro}:{a.release or '*'}/{a.package}",
+                        {"fixed": j.fixed} if j.fixed else {},
+                        j.installed,
+                        basis="advisory",
+                        rationale=j.rationale(),
+                        advisory=j.to_dict(),
+                    )
+                )
+        return out, hidden
+
+
+def distro_label(distro: Mapping[str, Any]) -> str:
+    """ "Debian 12 (bookworm)", "Ubuntu", "AlmaLinux 9"."""
+    return adv.label(str(distro.get("name", "")), distro.get("release"), distro.get("codename"))
 
 
 # ------------------------------------------------------------------------------------------ product names

@@ -189,6 +189,24 @@ def _text(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=str)
 
 
+def cve_verdicts(ev: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Why each CVE of a vulnerability finding was reported or not (advisory, version-only, fixed
+    in the distribution's revision), from its evidence; [] for other findings."""
+    out = []
+    for c in ev.get("cves") or ():
+        if isinstance(c, Mapping) and c.get("id"):
+            basis = str(c.get("basis") or "version-only")
+            out.append(
+                {"id": str(c["id"]), "reported": True, "basis": basis, "rationale": str(c.get("rationale") or "")}
+            )
+    for c in ev.get("not_reported") or ():
+        if isinstance(c, Mapping) and c.get("id"):
+            out.append(
+                {"id": str(c["id"]), "reported": False, "basis": "advisory", "rationale": str(c.get("rationale") or "")}
+            )
+    return out
+
+
 def finding_row(f: Finding, status: str = "active") -> dict[str, Any]:
     ev = dict(f.evidence)
     service = f.service or ev.get("port_name") or ""
@@ -211,6 +229,7 @@ def finding_row(f: Finding, status: str = "active") -> dict[str, Any]:
         "remediation": [r.to_dict() for r in f.remediation],
         "references": list(f.references),
         "cves": list(f.cves),
+        "cve_verdicts": cve_verdicts(ev),
         "tags": list(f.tags),
         "evidence": json.dumps(ev, indent=2, sort_keys=True, default=str),
         "status": status,

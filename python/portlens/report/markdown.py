@@ -142,6 +142,17 @@ def assessment_markdown(
     else:
         lines.append("No findings.")
     lines.append("")
+    verdicts = [(f, v) for f in r.findings[:limit] for v in f.get("cve_verdicts", ())]
+    if verdicts:
+        lines += ["### Known vulnerabilities: why each CVE was or was not reported", ""]
+        lines += _table(
+            ["Where", "CVE", "Reported", "Basis", "Why"],
+            (
+                [_code(f["where"]), md(v["id"]), "yes" if v["reported"] else "no", md(v["basis"]), md(v["rationale"])]
+                for f, v in verdicts
+            ),
+        )
+        lines.append("")
     if r.suppressed:
         lines += ["### Accepted risks", ""]
         lines += _table(
