@@ -37,7 +37,7 @@ from portlens.policy.advisories import AdvisoryDB, load, parse_ecosystem
 from portlens.policy.pkgversion import compare
 from tests.factories import ROOT, run_cli
 
-DATA = Path(__file__).parent / "data" / "advisories"
+DATA = ROOT / "tests" / "data" / "advisories"
 NVD = DATA / "nvdcve-2.0-openssh.json"
 TRACKER = DATA / "debian-security-tracker.json"
 OSV = DATA / "osv-openssh.json"

@@ -225,7 +225,7 @@ def test_ssh_algorithm_lists_equal_ssh_audit(
 
 
 def test_every_documented_difference_is_in_the_readme() -> None:
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     section = readme.split("### Reference tools", 1)[1].split("\n## ", 1)[0]
     for algorithm in SSH_POLICY_DIFFERENCES:
         assert f"`{algorithm}`" in section, algorithm
