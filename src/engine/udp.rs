@@ -15,7 +15,6 @@ use super::permute::Permutation;
 use super::record::record;
 use super::{Ctx, HostList, RESOURCE_PATIENCE};
 use crate::ports::PortList;
-use crate::probe::payloads;
 use crate::probe::udp::{self as probe_udp, UdpAttempt};
 use crate::result::{PortResult, PortState, Protocol, Reason};
 use std::net::{IpAddr, SocketAddr};
@@ -185,7 +184,7 @@ async fn batch(
 /// One probe of one port, waiting out local resource shortages.
 async fn once(ctx: &Ctx, ip: IpAddr, port: u16, attempt: u8) -> Outcome {
     let addr = SocketAddr::new(ip, port);
-    let payload = payloads::payload(port);
+    let payload = crate::services::udp::payload(port);
     let rto = || ctx.hosts.rto(&ip);
     let mut starved_since: Option<Instant> = None;
     loop {
@@ -217,14 +216,13 @@ async fn once(ctx: &Ctx, ip: IpAddr, port: u16, attempt: u8) -> Outcome {
         return match got {
             UdpAttempt::Reply { data, rtt } => {
                 drop(permit);
-                let mut info = payloads::parse_reply(port, &data);
-                if port == 123 {
-                    let monlist = payloads::ntp_monlist();
-                    let answer = match probe_udp::probe(addr, &monlist, &rto, &ctx.cancel).await {
+                let mut info = crate::services::udp::parse_reply(port, &data);
+                if let Some(second) = crate::services::udp::followup(port) {
+                    let answer = match probe_udp::probe(addr, &(second.request)(), &rto, &ctx.cancel).await {
                         UdpAttempt::Reply { data, .. } => Some(data),
                         _ => None,
                     };
-                    payloads::ntp_mode7_check(&mut info, answer.as_deref());
+                    (second.apply)(&mut info, answer.as_deref());
                 }
                 Outcome::Final(PortResult { rtt: Some(rtt), service: Some(Box::new(info)), ..base })
             }

@@ -82,6 +82,19 @@ pub const TARGETS: &[Target] = &[
         let _ = s7modbus::modbus_reply(d);
         let _ = (dnp3::PROBE.parse)(d);
     }),
+    ("udp", |d| {
+        // every protocol's UDP reply parser, on its own ports and as a guess on an odd one
+        for (p, u) in registry::udp_protocols() {
+            for &port in u.ports {
+                let _ = udp::parse_reply(port, d);
+            }
+            let _ = udp::parse_other(p.name, 40000, d);
+        }
+        let mut info = ServiceInfo::default();
+        if let Some(f) = udp::followup(123) {
+            (f.apply)(&mut info, Some(d));
+        }
+    }),
     ("fingerprints", |d| {
         let t = String::from_utf8_lossy(d);
         for field in ["banner", "server", "title", "body", "version"] {
@@ -145,6 +158,9 @@ pub fn seeds() -> Vec<Vec<u8>> {
         vec![1, 0, 11, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 0],
         vec![0x15, 3, 3, 0, 2, 2, 70],
     ];
+    for (_, u) in registry::udp_protocols() {
+        s.extend(u.ports.iter().map(|&port| (u.request)(port)));
+    }
     s.push(mongodb::op_msg(1, &[("ok", mongodb::B::I32(1)), ("maxWireVersion", mongodb::B::I32(21))]));
     let mut mysql = vec![0x0a];
     mysql.extend_from_slice(b"5.5.5-10.11.6-MariaDB\0");

@@ -3,6 +3,7 @@
 use super::conn::{self, CAP};
 use super::text;
 use super::{Check, Ctx, Hit, Probe};
+use super::registry::Protocol;
 
 pub const PROBE: Probe = Probe {
     name: "rdp",
@@ -155,6 +156,14 @@ pub async fn followup(ctx: &Ctx<'_>) {
             .with("credssp", describe(hybrid)),
     );
 }
+
+pub(crate) const PROTOCOL: Protocol = Protocol {
+    name: "rdp",
+    names: &["rdp"],
+    probes: &[PROBE],
+    followup: Some(|ctx, _, _| Box::pin(followup(ctx))),
+    ..Protocol::EMPTY
+};
 
 #[cfg(test)]
 mod tests {

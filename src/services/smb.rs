@@ -3,6 +3,7 @@
 use super::conn::{self, Conn, CAP};
 use super::text;
 use super::{Check, Ctx, Hit, Probe};
+use super::registry::{Protocol, UdpProbe};
 
 pub const PROBE: Probe = Probe {
     name: "smb",
@@ -76,6 +77,16 @@ pub fn smb2_negotiate() -> Vec<u8> {
         p.extend_from_slice(&d.to_le_bytes());
     }
     frame(&p)
+}
+
+/// A NetBIOS name service node status request for "*" (RFC 1002 4.2.17).
+fn netbios_nbstat() -> Vec<u8> {
+    let mut p = vec![0x50, 0x4c, 0x00, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, 0x20];
+    // "*" padded with NULs, first-level encoded: 'C' 'K' then "AA" pairs
+    p.extend_from_slice(b"CK");
+    p.extend(std::iter::repeat_n(b'A', 30));
+    p.extend_from_slice(&[0, 0, 0x21, 0, 1]);
+    p
 }
 
 fn encode_name(name: &str, suffix: u8) -> Vec<u8> {
@@ -265,6 +276,16 @@ pub async fn followup(ctx: &Ctx<'_>, netbios: bool) {
         _ => ctx.check(Check::new(id, None, t2).with("reason", "no negotiate reply")),
     }
 }
+
+pub(crate) const PROTOCOL: Protocol = Protocol {
+    name: "smb",
+    names: &["smb", "netbios-ssn"],
+    probes: &[PROBE, NETBIOS_PROBE],
+    followup: Some(|ctx, name, _| Box::pin(followup(ctx, name == "netbios-ssn"))),
+    // NetBIOS name service: a node status request for "*"
+    udp: Some(UdpProbe { ports: &[137], request: |_| netbios_nbstat(), parse: |_, _, _| true, followup: None }),
+    ..Protocol::EMPTY
+};
 
 #[cfg(test)]
 mod tests {
