@@ -30,6 +30,8 @@ use tokio_util::task::TaskTracker;
 const HOSTS_AT_ONCE: usize = 256;
 /// ICMP errors a rate-limiting Linux host sends one peer at once (`XRLIM_BURST_FACTOR`).
 const LIMITER_BURST: usize = 6;
+/// Least wait for a reply to another protocol's datagram on a silent port (services only).
+const SILENT_SERVICE_WAIT: Duration = Duration::from_millis(500);
 
 enum Outcome {
     Final(PortResult),
@@ -120,18 +122,45 @@ async fn scan_host(ctx: &Arc<Ctx>, ip: IpAddr, ports: &[u16], tx: &mpsc::Sender<
             }
         }
     }
-    for port in silent {
-        let result = PortResult {
-            host: ip,
-            port,
-            protocol: Protocol::Udp,
-            state: PortState::OpenFiltered,
-            reason: Reason::NoResponse,
-            rtt: None,
-            attempts: attempts[usize::from(port)],
-            service: None,
-        };
-        record(ctx, tx, result).await;
+    // services: every protocol's datagram on the ports still silent (services::udp::identify_silent)
+    let wait = ctx.hosts.rto(&ip).0.max(SILENT_SERVICE_WAIT);
+    for chunk in silent.chunks(crate::services::udp::SILENT_PORTS_AT_ONCE) {
+        let mut identified = JoinSet::new();
+        for &port in chunk {
+            let (services, cancel) = (ctx.config.services, ctx.cancel.clone());
+            identified.spawn(async move {
+                let found = if services {
+                    crate::services::udp::identify_silent(SocketAddr::new(ip, port), wait, &cancel).await
+                } else {
+                    None
+                };
+                (port, found)
+            });
+        }
+        let mut done = identified.join_all().await;
+        done.sort_unstable_by_key(|(p, _)| chunk.iter().position(|q| q == p));
+        for (port, found) in done {
+            let mut result = PortResult {
+                host: ip,
+                port,
+                protocol: Protocol::Udp,
+                state: PortState::OpenFiltered,
+                reason: Reason::NoResponse,
+                rtt: None,
+                attempts: attempts[usize::from(port)],
+                service: None,
+            };
+            if let Some((info, rtt)) = found {
+                result = PortResult {
+                    state: PortState::Open,
+                    reason: Reason::UdpResponse,
+                    rtt: Some(rtt),
+                    service: Some(Box::new(info)),
+                    ..result
+                };
+            }
+            record(ctx, tx, result).await;
+        }
     }
 }
 
@@ -184,7 +213,8 @@ async fn batch(
 /// One probe of one port, waiting out local resource shortages.
 async fn once(ctx: &Ctx, ip: IpAddr, port: u16, attempt: u8) -> Outcome {
     let addr = SocketAddr::new(ip, port);
-    let payload = crate::services::udp::payload(port);
+    let payloads = crate::services::udp::payloads(port);
+    let payloads: Vec<&[u8]> = payloads.iter().map(Vec::as_slice).collect();
     let rto = || ctx.hosts.rto(&ip);
     let mut starved_since: Option<Instant> = None;
     loop {
@@ -202,7 +232,7 @@ async fn once(ctx: &Ctx, ip: IpAddr, port: u16, attempt: u8) -> Outcome {
             }
         }
         ctx.counters.attempts.fetch_add(1, Ordering::Relaxed);
-        let got = probe_udp::probe(addr, &payload, &rto, &ctx.cancel).await;
+        let got = probe_udp::probe_all(addr, &payloads, &rto, &ctx.cancel).await;
         let base = PortResult {
             host: ip,
             port,
@@ -218,7 +248,7 @@ async fn once(ctx: &Ctx, ip: IpAddr, port: u16, attempt: u8) -> Outcome {
                 drop(permit);
                 let mut info = crate::services::udp::parse_reply(port, &data);
                 if let Some(second) = crate::services::udp::followup(port) {
-                    let answer = match probe_udp::probe(addr, &(second.request)(), &rto, &ctx.cancel).await {
+                    let answer = match probe_udp::probe(addr, &(second.request)(&info), &rto, &ctx.cancel).await {
                         UdpAttempt::Reply { data, .. } => Some(data),
                         _ => None,
                     };

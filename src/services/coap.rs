@@ -13,6 +13,7 @@ pub(crate) const PROTOCOL: Protocol = Protocol {
             ]
         },
         parse: |_, d, _| d.len() >= 4 && d[0] >> 6 == 1 && d[2..4] == [0x7d, 0x34],
+        also: None,
         followup: None,
     }),
     ..Protocol::EMPTY

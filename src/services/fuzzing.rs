@@ -44,6 +44,9 @@ pub const TARGETS: &[Target] = &[
         let _ = smb::negotiate_reply(d);
         let _ = smb::session_reply(d);
         let _ = smb::frame_done(d);
+        let ntlm = smb::ntlm_challenge(d);
+        let _ = ntlm.as_ref().map(smb::NtlmInfo::describe);
+        let _ = smb::product(d, ntlm.as_ref());
     }),
     ("rdp", |d| {
         let _ = rdp::confirm(d);
@@ -81,6 +84,12 @@ pub const TARGETS: &[Target] = &[
         let _ = (amqp::PROBE.parse)(d);
         let _ = s7modbus::modbus_reply(d);
         let _ = (dnp3::PROBE.parse)(d);
+    }),
+    ("dns_snmp", |d| {
+        let _ = (dns::TCP_PROBE.parse)(d);
+        let _ = (dns::TCP_PROBE.done)(d);
+        let _ = dns::product_version(&String::from_utf8_lossy(d));
+        let _ = snmp::engine(d).map(|e| e.enterprise());
     }),
     ("udp", |d| {
         // every protocol's UDP reply parser, on its own ports and as a guess on an odd one
@@ -144,6 +153,8 @@ pub fn seeds() -> Vec<Vec<u8>> {
         vec![0x82, 0, 0, 0],
         smb::smb1_negotiate(&["NT LM 0.12"]),
         smb::smb2_negotiate(),
+        smb::smb2_session_setup(),
+        snmp::discovery(),
         ldap::root_dse_search(),
         kerberos::as_req(),
         rpc::call(0x504c_0111, 100_000, 2),

@@ -9,6 +9,7 @@ pub(crate) const PROTOCOL: Protocol = Protocol {
         request: |port| main_mode(port == 4500),
         // the responder echoes our initiator cookie
         parse: |_, d, _| d.windows(COOKIE.len()).take(5).any(|w| w == COOKIE),
+        also: None,
         followup: None,
     }),
     ..Protocol::EMPTY

@@ -142,7 +142,7 @@ pub(crate) const PROTOCOL: Protocol = Protocol {
     names: &["ldap"],
     probes: &[PROBE],
     // CLDAP: the same rootDSE search over UDP
-    udp: Some(UdpProbe { ports: &[389], request: |_| cldap_rootdse(), parse: |_, d, _| d.first() == Some(&0x30), followup: None }),
+    udp: Some(UdpProbe { ports: &[389], request: |_| cldap_rootdse(), parse: |_, d, _| d.first() == Some(&0x30), also: None, followup: None }),
     ..Protocol::EMPTY
 };
 

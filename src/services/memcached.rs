@@ -113,6 +113,6 @@ pub(crate) const PROTOCOL: Protocol = Protocol {
     probes: &[PROBE],
     banners: &[parse_errors],
     followup: Some(|ctx, _, conn| Box::pin(followup(ctx, conn))),
-    udp: Some(UdpProbe { ports: &[11211], request: |_| udp_stats(), parse: |_, d, info| udp_reply(d, info), followup: None }),
+    udp: Some(UdpProbe { ports: &[11211], request: |_| udp_stats(), parse: |_, d, info| udp_reply(d, info), also: None, followup: None }),
     ..Protocol::EMPTY
 };

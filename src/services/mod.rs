@@ -12,7 +12,9 @@
 //! speaks first: SSH, FTP, SMTP, POP3, IMAP, MySQL, VNC, Telnet IAC...), then every other
 //! client-first probe in order of how common the protocol is. Each step opens its own
 //! connection, sends its request, reads one reply (deadline + byte cap) and hands it to the
-//! step's own parser and to every banner parser (a server-first service answers any probe with
+//! step's own parser and to every banner parser; a step still waiting after a quarter of its
+//! wait lets the next one start beside it (servers that hold a wrong request a full wait, like
+//! Samba and BIND, cost the plan little) (a server-first service answers any probe with
 //! its banner). The first match ends the plan; that protocol's follow-up then runs its checks
 //! (often on the same connection). Product and version come from the fingerprint data file
 //! ([`fingerprints`]). Whatever is still running when the budget ends is dropped: the port is
@@ -85,12 +87,12 @@ protocols![
     // server-first: their banners are tried on every reply, in this order
     ssh, mail, ftp, mysql, vnc, telnet,
     // client-first, in order of how common the protocol is on an unknown port
-    http, tls, redis, rdp, smb, postgres, mongodb, mqtt, rtsp, memcached, mssql, ldap, rpc, msrpc, x11, amqp,
+    http, tls, redis, rdp, smb, dns, postgres, mongodb, mqtt, rtsp, memcached, mssql, ldap, rpc, msrpc, x11, amqp,
     kerberos, s7modbus, dnp3,
     // the data file's banner fingerprints (rsync, nntp, irc, vmware-auth, ...) after every protocol's own parser
     pub fingerprints,
     // UDP only
-    dns, ntp, snmp, tftp, ssdp, sip, ike, stun, coap, bacnet, natpmp, ubiquiti, rmcp, simple,
+    ntp, snmp, tftp, ssdp, sip, ike, stun, coap, bacnet, natpmp, ubiquiti, rmcp, simple,
 ];
 
 pub mod fuzzing;
@@ -102,8 +104,11 @@ mod truncation;
 use conn::Conn;
 use serde::Serialize;
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Mutex;
+use std::task::Poll;
 use std::time::Duration;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -220,6 +225,8 @@ const CONNECT_WAIT: Duration = Duration::from_secs(2);
 /// Bounds of the wait for one reply, scaled from the budget.
 const MIN_WAIT: Duration = Duration::from_millis(300);
 const MAX_WAIT: Duration = Duration::from_millis(2000);
+/// Steps of the plan started per `wait` while earlier ones still wait for a reply (see [`run`]).
+const STAGGER: u32 = 4;
 /// Bytes of the first reply kept as `banner`.
 const BANNER_KEEP: usize = 512;
 
@@ -424,15 +431,73 @@ fn into_info(f: Found, port: u16, elapsed: Duration) -> ServiceInfo {
     }
 }
 
+/// A plan step in flight, with its place in the plan.
+type Running<'a> = (usize, Pin<Box<dyn Future<Output = Option<(&'static str, Conn)>> + Send + 'a>>);
+
+/// The next step of `running` to end: (its place in the plan, its outcome); None when `until` came.
+async fn next_done(running: &mut Vec<Running<'_>>, until: Instant) -> Option<(usize, Option<(&'static str, Conn)>)> {
+    let timer = tokio::time::sleep_until(until);
+    tokio::pin!(timer);
+    let (i, at, r) = std::future::poll_fn(|cx| {
+        for (i, (at, f)) in running.iter_mut().enumerate() {
+            if let Poll::Ready(r) = f.as_mut().poll(cx) {
+                return Poll::Ready(Some((i, *at, r)));
+            }
+        }
+        timer.as_mut().poll(cx).map(|()| None)
+    })
+    .await?;
+    drop(running.swap_remove(i));
+    Some((at, r))
+}
+
+/// The plan's steps, each on its own connection, staggered: a step starts when the one before it
+/// ended without a match, or after `wait / STAGGER` if that one is still waiting. A server that
+/// waits for the whole frame a wrong protocol's first bytes announce (Samba, BIND and dnsmasq on TCP
+/// hold every non-SMB/DNS request a full `wait`) then costs the plan a fraction of `wait`, not all
+/// of it, so its own probe still comes within the budget on an odd port. The first match ends the
+/// plan, unless an earlier step of the plan matches within `wait / STAGGER` after it (plan order
+/// decides between two protocols a server answers, e.g. SMB before a NetBIOS session); the other
+/// steps are dropped, closing their connections, and the match's follow-up runs.
 async fn run(ctx: &Ctx<'_>) {
-    for step in plan(ctx.port()) {
+    let steps = plan(ctx.port());
+    let stagger = ctx.wait / STAGGER;
+    let mut next = 0;
+    let mut running: Vec<Running<'_>> = Vec::new();
+    let mut started_last = Instant::now();
+    loop {
         if Instant::now() >= ctx.deadline {
             return;
         }
-        if let Some((name, conn)) = attempt(ctx, step).await {
-            followup(ctx, name, conn).await;
-            return;
+        if next < steps.len() && (running.is_empty() || started_last.elapsed() >= stagger) {
+            running.push((next, Box::pin(attempt(ctx, steps[next]))));
+            next += 1;
+            started_last = Instant::now();
         }
+        if running.is_empty() {
+            return; // every step ran and none matched
+        }
+        let until = if next < steps.len() { started_last + stagger } else { ctx.deadline };
+        let Some((at, r)) = next_done(&mut running, until).await else { continue };
+        let Some(mut best) = r.map(|m| (at, m)) else {
+            // no match: the next step starts at once, as it would after this one in sequence
+            started_last = Instant::now().checked_sub(stagger).unwrap_or(started_last);
+            continue;
+        };
+        // an earlier step still waiting may yet match: give it a moment
+        running.retain(|(i, _)| *i < best.0);
+        let grace = (Instant::now() + stagger).min(ctx.deadline);
+        while !running.is_empty() {
+            let Some((at, r)) = next_done(&mut running, grace).await else { break };
+            if let Some(m) = r {
+                best = (at, m);
+                running.retain(|(i, _)| *i < at);
+            }
+        }
+        running.clear();
+        let (name, conn) = best.1;
+        followup(ctx, name, conn).await;
+        return;
     }
 }
 

@@ -85,7 +85,7 @@ pub(crate) const PROTOCOL: Protocol = Protocol {
     names: &["mssql"],
     probes: &[PROBE],
     // SQL Server Resolution Protocol: CLNT_BCAST_EX
-    udp: Some(UdpProbe { ports: &[1434], request: |_| vec![0x02], parse: |_, d, _| d.first() == Some(&0x05), followup: None }),
+    udp: Some(UdpProbe { ports: &[1434], request: |_| vec![0x02], parse: |_, d, _| d.first() == Some(&0x05), also: None, followup: None }),
     ..Protocol::EMPTY
 };
 

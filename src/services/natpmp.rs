@@ -8,6 +8,7 @@ pub(crate) const PROTOCOL: Protocol = Protocol {
         ports: &[5351],
         request: |_| vec![0x00, 0x00],
         parse: |_, d, _| d.len() >= 8 && d[..2] == [0, 128],
+        also: None,
         followup: None,
     }),
     ..Protocol::EMPTY

@@ -10,7 +10,8 @@ pub(crate) const PROTOCOL: Protocol = Protocol {
         ports: &[123],
         request: |_| client(),
         parse: |_, d, info| reply(d, info),
-        followup: Some(UdpFollowUp { request: monlist, apply: mode7_check }),
+        also: None,
+        followup: Some(UdpFollowUp { request: |_| monlist(), apply: mode7_check }),
     }),
     ..Protocol::EMPTY
 };

@@ -21,6 +21,9 @@ pub(crate) struct UdpProbe {
     pub ports: &'static [u16],
     /// The datagram for a port (some protocols vary it by port: mDNS, NAT-T, RPC programs).
     pub request: fn(u16) -> Vec<u8>,
+    /// A second datagram sent with the first from the same socket (SNMP: the SNMPv3 discovery
+    /// beside the v2c `public` request); the first reply to either is parsed.
+    pub also: Option<fn(u16) -> Vec<u8>>,
     /// Fill the port's record from a reply; false when the reply is not this protocol's (used
     /// when every datagram is tried on a port where the service was not expected).
     pub parse: fn(u16, &[u8], &mut ServiceInfo) -> bool,
@@ -29,7 +32,8 @@ pub(crate) struct UdpProbe {
 }
 
 pub(crate) struct UdpFollowUp {
-    pub request: fn() -> Vec<u8>,
+    /// The datagram, chosen from what the first reply told.
+    pub request: fn(&ServiceInfo) -> Vec<u8>,
     pub apply: fn(&mut ServiceInfo, Option<&[u8]>),
 }
 

@@ -8,6 +8,7 @@ pub(crate) const PROTOCOL: Protocol = Protocol {
         ports: &[623],
         request: |_| vec![0x06, 0x00, 0xff, 0x06, 0x00, 0x00, 0x11, 0xbe, 0x80, 0x00, 0x00, 0x00],
         parse: |_, d, _| d.len() >= 12 && d[0] == 0x06 && d[8] == 0x40,
+        also: None,
         followup: None,
     }),
     ..Protocol::EMPTY

@@ -89,6 +89,7 @@ pub(crate) const PROTOCOL: Protocol = Protocol {
         ports: &[111, 2049],
         request: |port| if port == 2049 { udp_null_call(100_003, 3) } else { udp_null_call(100_000, 2) },
         parse: |_, d, _| udp_reply(d),
+        also: None,
         followup: None,
     }),
     ..Protocol::EMPTY

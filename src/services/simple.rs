@@ -8,6 +8,7 @@ pub(crate) const PROTOCOL: Protocol = Protocol {
         request: |_| b"\r\n".to_vec(),
         // a reply names nothing by itself: only the port does
         parse: |_, _, _| false,
+        also: None,
         followup: None,
     }),
     ..Protocol::EMPTY

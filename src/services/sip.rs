@@ -15,6 +15,7 @@ pub(crate) const PROTOCOL: Protocol = Protocol {
             info.product = header(d, "server").or_else(|| header(d, "user-agent"));
             true
         },
+        also: None,
         followup: None,
     }),
     ..Protocol::EMPTY

@@ -15,6 +15,7 @@ pub(crate) const PROTOCOL: Protocol = Protocol {
             info.product = header(d, "server");
             d.starts_with(b"HTTP/1.1 200")
         },
+        also: None,
         followup: None,
     }),
     ..Protocol::EMPTY

@@ -8,6 +8,7 @@ pub(crate) const PROTOCOL: Protocol = Protocol {
         ports: &[3478],
         request: |_| binding(),
         parse: |_, d, _| d.len() >= 20 && d[..2] == [0x01, 0x01] && d[4..8] == [0x21, 0x12, 0xa4, 0x42],
+        also: None,
         followup: None,
     }),
     ..Protocol::EMPTY

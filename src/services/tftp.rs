@@ -7,7 +7,7 @@ use super::ServiceInfo;
 pub(crate) const PROTOCOL: Protocol = Protocol {
     name: "tftp",
     names: &["tftp"],
-    udp: Some(UdpProbe { ports: &[69], request: |_| read_request(), parse: |_, d, info| reply(d, info), followup: None }),
+    udp: Some(UdpProbe { ports: &[69], request: |_| read_request(), parse: |_, d, info| reply(d, info), also: None, followup: None }),
     ..Protocol::EMPTY
 };
 

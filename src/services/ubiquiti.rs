@@ -8,6 +8,7 @@ pub(crate) const PROTOCOL: Protocol = Protocol {
         ports: &[10001],
         request: |_| vec![0x01, 0x00, 0x00, 0x00],
         parse: |_, d, _| d.len() >= 4 && d[0] == 0x01 && d[1] == 0x00,
+        also: None,
         followup: None,
     }),
     ..Protocol::EMPTY

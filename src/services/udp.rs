@@ -12,6 +12,14 @@ pub fn payload(port: u16) -> Vec<u8> {
     udp_on(port).map(|u| (u.request)(port)).unwrap_or_default()
 }
 
+/// Every datagram to send to a UDP port at once: [`payload`] and the protocol's companion, if any.
+pub fn payloads(port: u16) -> Vec<Vec<u8>> {
+    let Some(u) = udp_on(port) else { return vec![Vec::new()] };
+    let mut out = vec![(u.request)(port)];
+    out.extend(u.also.map(|also| also(port)));
+    out
+}
+
 /// What a reply to our payload on `port` tells: the service and its facts.
 pub fn parse_reply(port: u16, data: &[u8]) -> ServiceInfo {
     let mut info = base(port, data);
@@ -61,6 +69,47 @@ pub fn parse_other(name: &str, port: u16, data: &[u8]) -> Option<ServiceInfo> {
         info.name = crate::ports::udp_service_name(own_port).map(str::to_string);
     }
     Some(info)
+}
+
+/// Ports of one host tried at once by [`identify_silent`] (each sends every protocol's datagram
+/// from its own socket: about 20 sockets per port).
+pub const SILENT_PORTS_AT_ONCE: usize = 4;
+
+/// `nmap -sUV` for a port that stayed silent to its own datagram: every other protocol's datagram
+/// at once, each from its own socket, waiting `wait`; the first reply that its protocol's parser
+/// recognises (in registry order) names the port. None when nothing recognisable answered.
+pub async fn identify_silent(
+    addr: std::net::SocketAddr,
+    wait: std::time::Duration,
+    cancel: &tokio_util::sync::CancellationToken,
+) -> Option<(ServiceInfo, std::time::Duration)> {
+    use crate::probe::udp::{probe, UdpAttempt};
+    let started = tokio::time::Instant::now();
+    let mut set = tokio::task::JoinSet::new();
+    for (i, (name, payload)) in other_payloads(addr.port()).into_iter().enumerate() {
+        let cancel = cancel.clone();
+        set.spawn(async move {
+            let rto = move || (wait, true);
+            let UdpAttempt::Reply { data, rtt } = probe(addr, &payload, &rto, &cancel).await else { return None };
+            let mut info = parse_other(name, addr.port(), &data)?;
+            // the protocol's second datagram, as on its own port
+            if let Some(second) = udp_protocols().find(|(p, _)| p.name == name).and_then(|(_, u)| u.followup.as_ref()) {
+                let answer = match probe(addr, &(second.request)(&info), &rto, &cancel).await {
+                    UdpAttempt::Reply { data, .. } => Some(data),
+                    _ => None,
+                };
+                (second.apply)(&mut info, answer.as_deref());
+            }
+            Some((i, info, rtt))
+        });
+    }
+    let mut found: Vec<(usize, ServiceInfo, std::time::Duration)> =
+        set.join_all().await.into_iter().flatten().collect();
+    found.sort_by_key(|(i, _, _)| *i);
+    found.into_iter().next().map(|(_, mut info, rtt)| {
+        info.elapsed = started.elapsed().as_secs_f64();
+        (info, rtt)
+    })
 }
 
 pub(crate) fn ber(tag: u8, content: &[u8]) -> Vec<u8> {
@@ -193,6 +242,7 @@ mod tests {
             let _ = parse_reply(port, &data);
             let mut info = ServiceInfo::default();
             (followup(123).unwrap().apply)(&mut info, Some(&data));
+            (followup(161).unwrap().apply)(&mut info, Some(&data));
         }
     }
 }
