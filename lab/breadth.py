@@ -8,8 +8,8 @@ protocol, never by port number):
   (``SMB2_10``), signing not required; ``HARD``: minimum SMB 3.0 (``SMB3``), signing mandatory.
 * DNS over UDP and TCP: BIND 9 on ``WEAK`` (recursion for anyone: an open resolver), dnsmasq on
   ``HARD`` (no recursion); both answer ``version.bind`` CHAOS TXT.
-* snmpd: on ``WEAK`` port 161 with only a private community (``public`` is never answered; an
-  SNMPv3 engine discovery still is); on ``HARD`` an odd UDP port with the community ``public``.
+* snmpd: on ``WEAK`` port 161 and an odd one with only a private community (``public`` is never
+  answered; an SNMPv3 engine discovery still is); on ``HARD`` an odd UDP port with ``public``.
 * MariaDB that refuses the scanner's host (``root@localhost`` only): its error packet is all a
   scanner gets.
 
@@ -83,6 +83,14 @@ SERVICES: dict[str, dict[str, Any]] = {
         "deb": "dnsmasq-base",
     },
     "snmp-private": {"addr": WEAK, "port": 161, "proto": "udp", "name": "snmp", "product": "net-snmp", "deb": "snmpd"},
+    "snmp-private-odd": {
+        "addr": WEAK,
+        "port": 10161,
+        "proto": "udp",
+        "name": "snmp",
+        "product": "net-snmp",
+        "deb": "snmpd",
+    },
     "snmp-odd": {"addr": HARD, "port": 10161, "proto": "udp", "name": "snmp", "product": "net-snmp", "deb": "snmpd"},
     "mariadb-refusing": {
         "addr": HARD,
@@ -187,10 +195,11 @@ def _dnsmasq(sv: _Supervisor, addr: str, port: int) -> None:
     sv.start(f"dnsmasq-{port}", argv)
 
 
-def _snmpd(sv: _Supervisor, name: str, addr: str, port: int, community: str) -> None:
+def _snmpd(sv: _Supervisor, name: str, addr: str, ports: list[int], community: str) -> None:
     d = sv.root / name
     d.mkdir(parents=True, exist_ok=True)
-    conf = _write(d / "snmpd.conf", f"agentAddress udp:{addr}:{port}\nrocommunity {community} default\n", 0o600)
+    listen = ",".join(f"udp:{addr}:{p}" for p in ports)
+    conf = _write(d / "snmpd.conf", f"agentAddress {listen}\nrocommunity {community} default\n", 0o600)
     argv = ["/usr/sbin/snmpd", "-f", "-C", "-c", str(conf), "-Lf", str(d / "snmpd.log"), "-p", str(d / "snmpd.pid")]
     # the persistent state (engine boots) goes to the run folder, not /var/lib/snmp; no MIB files read
     sv.start(name, [*argv, "-I", "-smux"], env={**os.environ, "SNMP_PERSISTENT_DIR": str(d), "MIBS": ""})
@@ -255,8 +264,8 @@ def run(root: Path, parent: int) -> int:
         _samba(sv, "smb3", HARD, "SMB3", "mandatory")
         _named(sv, WEAK)
         _dnsmasq(sv, HARD, 53)
-        _snmpd(sv, "snmp-private", WEAK, 161, SNMP_PRIVATE)
-        _snmpd(sv, "snmp-odd", HARD, 10161, "public")
+        _snmpd(sv, "snmp-private", WEAK, [161, 10161], SNMP_PRIVATE)
+        _snmpd(sv, "snmp-odd", HARD, [10161], "public")
         _mariadb(sv, HARD, SERVICES["mariadb-refusing"]["port"])
         pending = dict(SERVICES)
         deadline = time.monotonic() + READY_TIMEOUT

@@ -124,9 +124,11 @@ def test_mariadb_refusing_the_scanner(tcp: tuple[dict[str, portlens.PortResult],
 
 
 def test_snmpv3_discovery_without_the_community(udp: tuple[dict[str, portlens.PortResult], float]) -> None:
-    private = _service(udp[0], "snmp-private")
-    assert "SNMPv3 engine 80001f88" in private["extrainfo"] and "enterprise 8072" in private["extrainfo"], private
-    assert _check(private, "snmp-default-community")["outcome"] == "ok", private
+    for key in ("snmp-private", "snmp-private-odd"):
+        private = _service(udp[0], key)
+        assert "SNMPv3 engine 80001f88" in private["extrainfo"], private
+        assert "enterprise 8072" in private["extrainfo"], private
+        assert _check(private, "snmp-default-community")["outcome"] == "ok", private
     public = _service(udp[0], "snmp-odd")
     assert _check(public, "snmp-default-community")["outcome"] == "vulnerable", public
     assert "SNMPv3 engine" in public["extrainfo"], public
@@ -136,7 +138,7 @@ def test_udp_odd_ports_need_services(breadth: dict[str, Any]) -> None:
     """Without ``services=True`` a server on an odd UDP port gets only the empty datagram and stays
     open|filtered; SNMP on 161 answers the SNMPv3 discovery sent there in any UDP scan."""
     found, _ = _scan("udp", ["snmp-private", "snmp-odd", "bind-udp-odd"])
-    for key in ("snmp-odd", "bind-udp-odd"):
+    for key in ("snmp-odd", "bind-udp-odd", "snmp-private-odd"):
         s = SERVICES[key]
         assert found[f"{s['addr']}:{s['port']}"].state == "open|filtered", found
     assert found[f"{WEAK}:161"].state == "open", found

@@ -46,13 +46,17 @@ fn base(port: u16, data: &[u8]) -> ServiceInfo {
 }
 
 /// The datagrams to try on a port that stayed silent to its own one (`nmap -sUV`): every other
-/// protocol's, each with the protocol's name, in registry order.
+/// protocol's (and its companion's), each with the protocol's name, in registry order.
 pub fn other_payloads(port: u16) -> Vec<(&'static str, Vec<u8>)> {
     let own = udp_on(port).map(|u| u as *const _);
-    udp_protocols()
-        .filter(|(_, u)| Some(*u as *const _) != own)
-        .map(|(p, u)| (p.name, (u.request)(u.ports.first().copied().unwrap_or(port))))
-        .collect()
+    let mut out = Vec::new();
+    for (p, u) in udp_protocols().filter(|(_, u)| Some(*u as *const _) != own) {
+        let at = u.ports.first().copied().unwrap_or(port);
+        out.push((p.name, (u.request)(at)));
+        // the companion too (SNMPv3 discovery: an agent on an odd port that ignores `public`)
+        out.extend(u.also.map(|also| (p.name, also(at))));
+    }
+    out
 }
 
 /// What a reply to protocol `name`'s datagram on an unexpected `port` tells, if it is that
