@@ -122,45 +122,30 @@ async fn scan_host(ctx: &Arc<Ctx>, ip: IpAddr, ports: &[u16], tx: &mpsc::Sender<
             }
         }
     }
-    // services: every protocol's datagram on the ports still silent (services::udp::identify_silent)
-    let wait = ctx.hosts.rto(&ip).0.max(SILENT_SERVICE_WAIT);
-    for chunk in silent.chunks(crate::services::udp::SILENT_PORTS_AT_ONCE) {
-        let mut identified = JoinSet::new();
-        for &port in chunk {
-            let (services, cancel) = (ctx.config.services, ctx.cancel.clone());
-            identified.spawn(async move {
-                let found = if services {
-                    crate::services::udp::identify_silent(SocketAddr::new(ip, port), wait, &cancel).await
-                } else {
-                    None
-                };
-                (port, found)
-            });
+    // services=True: every protocol's datagram on the ports still silent (nmap -sUV)
+    let mut found = if ctx.config.services {
+        let wait = ctx.hosts.rto(&ip).0.max(SILENT_SERVICE_WAIT);
+        crate::services::udp::identify_silent_ports(ip, &silent, wait, &ctx.cancel).await
+    } else {
+        Default::default()
+    };
+    for port in silent {
+        let mut result = PortResult {
+            host: ip,
+            port,
+            protocol: Protocol::Udp,
+            state: PortState::OpenFiltered,
+            reason: Reason::NoResponse,
+            rtt: None,
+            attempts: attempts[usize::from(port)],
+            service: None,
+        };
+        if let Some((info, rtt)) = found.remove(&port) {
+            let service = Some(Box::new(info));
+            result =
+                PortResult { state: PortState::Open, reason: Reason::UdpResponse, rtt: Some(rtt), service, ..result };
         }
-        let mut done = identified.join_all().await;
-        done.sort_unstable_by_key(|(p, _)| chunk.iter().position(|q| q == p));
-        for (port, found) in done {
-            let mut result = PortResult {
-                host: ip,
-                port,
-                protocol: Protocol::Udp,
-                state: PortState::OpenFiltered,
-                reason: Reason::NoResponse,
-                rtt: None,
-                attempts: attempts[usize::from(port)],
-                service: None,
-            };
-            if let Some((info, rtt)) = found {
-                result = PortResult {
-                    state: PortState::Open,
-                    reason: Reason::UdpResponse,
-                    rtt: Some(rtt),
-                    service: Some(Box::new(info)),
-                    ..result
-                };
-            }
-            record(ctx, tx, result).await;
-        }
+        record(ctx, tx, result).await;
     }
 }
 

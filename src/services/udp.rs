@@ -79,6 +79,29 @@ pub fn parse_other(name: &str, port: u16, data: &[u8]) -> Option<ServiceInfo> {
 /// from its own socket: about 20 sockets per port).
 pub const SILENT_PORTS_AT_ONCE: usize = 4;
 
+/// [`identify_silent`] on each of `ports` of `ip`, [`SILENT_PORTS_AT_ONCE`] at a time: what was
+/// found, by port.
+pub async fn identify_silent_ports(
+    ip: std::net::IpAddr,
+    ports: &[u16],
+    wait: std::time::Duration,
+    cancel: &tokio_util::sync::CancellationToken,
+) -> std::collections::HashMap<u16, (ServiceInfo, std::time::Duration)> {
+    let mut found = std::collections::HashMap::new();
+    for chunk in ports.chunks(SILENT_PORTS_AT_ONCE) {
+        let mut set = tokio::task::JoinSet::new();
+        for &port in chunk {
+            let cancel = cancel.clone();
+            set.spawn(async move { (port, identify_silent(std::net::SocketAddr::new(ip, port), wait, &cancel).await) });
+        }
+        found.extend(set.join_all().await.into_iter().filter_map(|(port, f)| f.map(|f| (port, f))));
+        if cancel.is_cancelled() {
+            break;
+        }
+    }
+    found
+}
+
 /// `nmap -sUV` for a port that stayed silent to its own datagram: every other protocol's datagram
 /// at once, each from its own socket, waiting `wait`; the first reply that its protocol's parser
 /// recognises (in registry order) names the port. None when nothing recognisable answered.
