@@ -30,7 +30,7 @@ from .constants import HOSTILE_BASE, HOSTILE_PORTS
 PARTS = ("open", "filt", "anyip", "hostile", "udp", "sparse")
 #: Parts built only on request (``parts=`` or :meth:`Lab.add_part`): real services, slower to start; the
 #: network defences of lab/defences.py (SYN limiters, loss, a high-RTT relay), reconfigured at run time.
-OPTIONAL_PARTS = ("svc", "limit", "shared", "relay")
+OPTIONAL_PARTS = ("svc", "limit", "shared", "relay", "breadth")
 CLONE_NEWNET = 0x40000000
 NETNS_DIR = Path("/var/run/netns")
 RUN_ROOT = Path("/run")
@@ -39,11 +39,11 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 # Link of part N: 198.18.N.0/24 (scanner .1, target .2) and, for v6 parts, 2001:db8:N::/64.
 # The defence parts also use 198.18.9.0/24 and 198.18.11.0/24 (links to their hosts' namespaces).
 _PART_NET = {"open": 1, "filt": 2, "anyip": 3, "hostile": 4, "udp": 5, "sparse": 6, "svc": 12}
-_PART_NET |= {"limit": 7, "shared": 8, "relay": 10}
+_PART_NET |= {"limit": 7, "shared": 8, "relay": 10, "breadth": 13}
 _PART_LETTER = {"open": "a", "filt": "b", "anyip": "c", "hostile": "d", "udp": "e", "sparse": "f", "svc": "s"}
-_PART_LETTER |= {"limit": "g", "shared": "h", "relay": "i"}
+_PART_LETTER |= {"limit": "g", "shared": "h", "relay": "i", "breadth": "j"}
 _PART_V6 = {"open": True, "filt": False, "anyip": False, "hostile": True, "udp": True, "sparse": False, "svc": False}
-_PART_V6 |= {"limit": True, "shared": False, "relay": False}
+_PART_V6 |= {"limit": True, "shared": False, "relay": False, "breadth": False}
 
 OPEN_SEED = 20240601
 FILT_SEED = 20240602
@@ -697,6 +697,11 @@ table ip portlens {{
 
     def _build_svc(self) -> None:
         from .services import build
+
+        build(self)
+
+    def _build_breadth(self) -> None:
+        from .breadth import build
 
         build(self)
 

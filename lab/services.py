@@ -87,12 +87,14 @@ SERVICES: dict[str, dict[str, Any]] = {
         "addr": WEAK,
         "port": 445,
         "name": "smb",
+        "product": "Samba smbd",
         "checks": {"smbv1": V, "smb-signing-not-required": V},
     },
     "smb-hard": {
         "addr": HARD,
         "port": 445,
         "name": "smb",
+        "product": "Samba smbd",
         "checks": {"smbv1": OK, "smb-signing-not-required": OK},
     },
     "netbios-weak": {"addr": WEAK, "port": 139, "name": "netbios-ssn", "checks": {"smbv1": V}},
@@ -179,7 +181,7 @@ SERVICES: dict[str, dict[str, Any]] = {
     "x11-weak": {"addr": WEAK, "port": 6001, "name": "x11", "checks": {"x11-no-auth": V}},
     "x11-hard": {"addr": HARD, "port": 6002, "name": "x11", "checks": {"x11-no-auth": OK}},
     # xrdp (standard RDP security and TLS, no NLA) vs a stand-in that requires NLA
-    "rdp-weak": {"addr": WEAK, "port": 3389, "name": "rdp", "checks": {"rdp-nla-not-enforced": V}},
+    "rdp-weak": {"addr": WEAK, "port": 3389, "name": "rdp", "product": "xrdp", "checks": {"rdp-nla-not-enforced": V}},
     "rdp-hard": {"addr": HARD, "port": 3389, "name": "rdp", "real": False, "checks": {"rdp-nla-not-enforced": OK}},
     # stand-ins written from the protocol specifications
     "mongodb-weak": {"addr": WEAK, "port": 27017, "name": "mongodb", "real": False, "checks": {"mongodb-no-auth": V}},

@@ -12,6 +12,8 @@ need+=(gcc libc6-dev)
 case "${1:-test}" in test | bench | demo) need+=(vsftpd redis-server samba xrdp openssh-server openssh-client
   inetutils-telnetd nginx-light postgresql mariadb-server mosquitto tigervnc-standalone-server tigervnc-tools openssl) ;;
 esac
+# The lab's breadth part (lab/breadth.py): BIND 9 beside dnsmasq, SMB2/3-only Samba, snmpd, MariaDB by host.
+case "${1:-test}" in test | bench) need+=(bind9 samba snmpd mariadb-server dnsmasq-base) ;; esac
 # The HTML report is opened in headless Chromium by the tests (Selenium drives it through chromium-driver).
 [ "${1:-test}" = test ] && need+=(chromium chromium-driver fonts-dejavu-core)
 # tests/unit/test_pkgversion.py checks portlens's rpm version ordering against rpm's own (rpm.vercmp)

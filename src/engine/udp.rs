@@ -15,7 +15,6 @@ use super::permute::Permutation;
 use super::record::record;
 use super::{Ctx, HostList, RESOURCE_PATIENCE};
 use crate::ports::PortList;
-use crate::probe::payloads;
 use crate::probe::udp::{self as probe_udp, UdpAttempt};
 use crate::result::{PortResult, PortState, Protocol, Reason};
 use std::net::{IpAddr, SocketAddr};
@@ -31,6 +30,8 @@ use tokio_util::task::TaskTracker;
 const HOSTS_AT_ONCE: usize = 256;
 /// ICMP errors a rate-limiting Linux host sends one peer at once (`XRLIM_BURST_FACTOR`).
 const LIMITER_BURST: usize = 6;
+/// Least wait for a reply to another protocol's datagram on a silent port (services only).
+const SILENT_SERVICE_WAIT: Duration = Duration::from_millis(500);
 
 enum Outcome {
     Final(PortResult),
@@ -121,8 +122,15 @@ async fn scan_host(ctx: &Arc<Ctx>, ip: IpAddr, ports: &[u16], tx: &mpsc::Sender<
             }
         }
     }
+    // services=True: every protocol's datagram on the ports still silent (nmap -sUV)
+    let mut found = if ctx.config.services {
+        let wait = ctx.hosts.rto(&ip).0.max(SILENT_SERVICE_WAIT);
+        crate::services::udp::identify_silent_ports(ip, &silent, wait, &ctx.cancel).await
+    } else {
+        Default::default()
+    };
     for port in silent {
-        let result = PortResult {
+        let mut result = PortResult {
             host: ip,
             port,
             protocol: Protocol::Udp,
@@ -132,6 +140,11 @@ async fn scan_host(ctx: &Arc<Ctx>, ip: IpAddr, ports: &[u16], tx: &mpsc::Sender<
             attempts: attempts[usize::from(port)],
             service: None,
         };
+        if let Some((info, rtt)) = found.remove(&port) {
+            let service = Some(Box::new(info));
+            result =
+                PortResult { state: PortState::Open, reason: Reason::UdpResponse, rtt: Some(rtt), service, ..result };
+        }
         record(ctx, tx, result).await;
     }
 }
@@ -185,7 +198,8 @@ async fn batch(
 /// One probe of one port, waiting out local resource shortages.
 async fn once(ctx: &Ctx, ip: IpAddr, port: u16, attempt: u8) -> Outcome {
     let addr = SocketAddr::new(ip, port);
-    let payload = payloads::payload(port);
+    let payloads = crate::services::udp::payloads(port);
+    let payloads: Vec<&[u8]> = payloads.iter().map(Vec::as_slice).collect();
     let rto = || ctx.hosts.rto(&ip);
     let mut starved_since: Option<Instant> = None;
     loop {
@@ -203,7 +217,7 @@ async fn once(ctx: &Ctx, ip: IpAddr, port: u16, attempt: u8) -> Outcome {
             }
         }
         ctx.counters.attempts.fetch_add(1, Ordering::Relaxed);
-        let got = probe_udp::probe(addr, &payload, &rto, &ctx.cancel).await;
+        let got = probe_udp::probe_all(addr, &payloads, &rto, &ctx.cancel).await;
         let base = PortResult {
             host: ip,
             port,
@@ -217,14 +231,13 @@ async fn once(ctx: &Ctx, ip: IpAddr, port: u16, attempt: u8) -> Outcome {
         return match got {
             UdpAttempt::Reply { data, rtt } => {
                 drop(permit);
-                let mut info = payloads::parse_reply(port, &data);
-                if port == 123 {
-                    let monlist = payloads::ntp_monlist();
-                    let answer = match probe_udp::probe(addr, &monlist, &rto, &ctx.cancel).await {
+                let mut info = crate::services::udp::parse_reply(port, &data);
+                if let Some(second) = crate::services::udp::followup(port) {
+                    let answer = match probe_udp::probe(addr, &(second.request)(&info), &rto, &ctx.cancel).await {
                         UdpAttempt::Reply { data, .. } => Some(data),
                         _ => None,
                     };
-                    payloads::ntp_mode7_check(&mut info, answer.as_deref());
+                    (second.apply)(&mut info, answer.as_deref());
                 }
                 Outcome::Final(PortResult { rtt: Some(rtt), service: Some(Box::new(info)), ..base })
             }

@@ -1,6 +1,5 @@
 //! Probes: one attempt at one (address, port), classified from what the kernel reports.
 pub(crate) mod errqueue;
 pub mod icmp;
-pub mod payloads;
 pub mod tcp;
 pub mod udp;

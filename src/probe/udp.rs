@@ -33,6 +33,12 @@ pub enum UdpAttempt {
 }
 
 pub async fn probe(addr: SocketAddr, payload: &[u8], rto: &impl Rto, cancel: &CancellationToken) -> UdpAttempt {
+    probe_all(addr, &[payload], rto, cancel).await
+}
+
+/// Send every datagram of `payloads` from one socket, in order, and wait for the first reply (or
+/// ICMP error) to any of them.
+pub async fn probe_all(addr: SocketAddr, payloads: &[&[u8]], rto: &impl Rto, cancel: &CancellationToken) -> UdpAttempt {
     let v6 = addr.is_ipv6();
     let sock = match Socket::new(Domain::for_address(addr), Type::DGRAM.nonblocking(), Some(Protocol::UDP)) {
         Ok(s) => s,
@@ -42,8 +48,10 @@ pub async fn probe(addr: SocketAddr, payload: &[u8], rto: &impl Rto, cancel: &Ca
     // Not connected: some servers answer from another port (TFTP does, by design), and a connected
     // socket would drop that reply. Replies are matched by the target's address instead.
     let start = Instant::now();
-    if let Err(e) = sock.send_to(payload, &SockAddr::from(addr)) {
-        return classify_error(&sock, e, start.elapsed(), v6);
+    for payload in payloads {
+        if let Err(e) = sock.send_to(payload, &SockAddr::from(addr)) {
+            return classify_error(&sock, e, start.elapsed(), v6);
+        }
     }
     let mut buf = vec![0u8; REPLY_CAP];
     // The answer (often an ICMP error) may already be there: one recv saves an epoll registration.

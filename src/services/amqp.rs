@@ -2,6 +2,7 @@
 //! its own protocol header when it speaks another version.
 use super::text;
 use super::{Hit, Probe};
+use super::registry::Protocol;
 
 pub const PROBE: Probe =
     Probe { name: "amqp", ports: &[(5671, 5672)], request: |_| b"AMQP\x00\x00\x09\x01".to_vec(), done, parse };
@@ -66,3 +67,5 @@ fn parse(d: &[u8]) -> Option<Hit> {
         None => hit,
     })
 }
+
+pub(crate) const PROTOCOL: Protocol = Protocol { name: "amqp", names: &["amqp"], probes: &[PROBE], ..Protocol::EMPTY };

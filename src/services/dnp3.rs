@@ -1,6 +1,7 @@
 //! DNP3 (IEEE 1815) link layer: "request link status"; an outstation answers with a link
 //! status frame whose header CRC checks out.
 use super::{Hit, Probe};
+use super::registry::Protocol;
 
 pub const PROBE: Probe =
     Probe { name: "dnp3", ports: &[(20000, 20000)], request: |_| request(), done: |d| d.len() >= 10, parse };
@@ -32,6 +33,8 @@ fn parse(d: &[u8]) -> Option<Hit> {
     }
     (d.get(8..10)? == crc(head).to_le_bytes()).then(|| Hit::new("dnp3", 10))
 }
+
+pub(crate) const PROTOCOL: Protocol = Protocol { name: "dnp3", names: &["dnp3"], probes: &[PROBE], ..Protocol::EMPTY };
 
 #[cfg(test)]
 mod tests {

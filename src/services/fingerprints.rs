@@ -20,6 +20,7 @@ use crate::error::Error;
 use regex::Regex;
 use serde::Deserialize;
 use std::sync::OnceLock;
+use super::registry::Protocol;
 
 /// The built-in data file.
 pub const BUILTIN: &str = include_str!("fingerprints.toml");
@@ -362,6 +363,15 @@ pub fn parse_banner(d: &[u8]) -> Option<Hit> {
     hit.extrainfo = m.extrainfo;
     Some(hit)
 }
+
+/// The data file's banner fingerprints (rsync, nntp, irc, vmware-auth, ...), tried after every
+/// protocol's own banner parser.
+pub(crate) const PROTOCOL: Protocol = Protocol {
+    name: "fingerprints",
+    banners: &[parse_banner],
+    banner_ports: &[873, 902, 6667],
+    ..Protocol::EMPTY
+};
 
 #[cfg(test)]
 mod tests {

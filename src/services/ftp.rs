@@ -2,6 +2,7 @@
 use super::conn::{Conn, CAP};
 use super::text;
 use super::{Check, Ctx, Hit};
+use super::registry::Protocol;
 
 /// The code of a complete reply: its last line is "NNN text" (multi-line replies use "NNN-").
 pub fn reply_code(data: &[u8]) -> Option<u16> {
@@ -71,6 +72,15 @@ pub async fn followup(ctx: &Ctx<'_>, mut conn: Conn) {
     }
     ctx.check(check);
 }
+
+pub(crate) const PROTOCOL: Protocol = Protocol {
+    name: "ftp",
+    names: &["ftp"],
+    banners: &[parse_banner],
+    banner_ports: &[21, 2121],
+    followup: Some(|ctx, _, conn| Box::pin(followup(ctx, conn))),
+    ..Protocol::EMPTY
+};
 
 #[cfg(test)]
 mod tests {

@@ -44,6 +44,9 @@ pub const TARGETS: &[Target] = &[
         let _ = smb::negotiate_reply(d);
         let _ = smb::session_reply(d);
         let _ = smb::frame_done(d);
+        let ntlm = smb::ntlm_challenge(d);
+        let _ = ntlm.as_ref().map(smb::NtlmInfo::describe);
+        let _ = smb::product(d, ntlm.as_ref());
     }),
     ("rdp", |d| {
         let _ = rdp::confirm(d);
@@ -81,6 +84,25 @@ pub const TARGETS: &[Target] = &[
         let _ = (amqp::PROBE.parse)(d);
         let _ = s7modbus::modbus_reply(d);
         let _ = (dnp3::PROBE.parse)(d);
+    }),
+    ("dns_snmp", |d| {
+        let _ = (dns::TCP_PROBE.parse)(d);
+        let _ = (dns::TCP_PROBE.done)(d);
+        let _ = dns::product_version(&String::from_utf8_lossy(d));
+        let _ = snmp::engine(d).map(|e| e.enterprise());
+    }),
+    ("udp", |d| {
+        // every protocol's UDP reply parser, on its own ports and as a guess on an odd one
+        for (p, u) in registry::udp_protocols() {
+            for &port in u.ports {
+                let _ = udp::parse_reply(port, d);
+            }
+            let _ = udp::parse_other(p.name, 40000, d);
+        }
+        let mut info = ServiceInfo::default();
+        if let Some(f) = udp::followup(123) {
+            (f.apply)(&mut info, Some(d));
+        }
     }),
     ("fingerprints", |d| {
         let t = String::from_utf8_lossy(d);
@@ -131,6 +153,8 @@ pub fn seeds() -> Vec<Vec<u8>> {
         vec![0x82, 0, 0, 0],
         smb::smb1_negotiate(&["NT LM 0.12"]),
         smb::smb2_negotiate(),
+        smb::smb2_session_setup(),
+        snmp::discovery(),
         ldap::root_dse_search(),
         kerberos::as_req(),
         rpc::call(0x504c_0111, 100_000, 2),
@@ -145,6 +169,9 @@ pub fn seeds() -> Vec<Vec<u8>> {
         vec![1, 0, 11, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 0],
         vec![0x15, 3, 3, 0, 2, 2, 70],
     ];
+    for (_, u) in registry::udp_protocols() {
+        s.extend(u.ports.iter().map(|&port| (u.request)(port)));
+    }
     s.push(mongodb::op_msg(1, &[("ok", mongodb::B::I32(1)), ("maxWireVersion", mongodb::B::I32(21))]));
     let mut mysql = vec![0x0a];
     mysql.extend_from_slice(b"5.5.5-10.11.6-MariaDB\0");

@@ -4,6 +4,7 @@ use super::fingerprints;
 use super::text;
 use super::{Check, Ctx, Hit, Probe};
 use serde_json::Value;
+use super::registry::Protocol;
 
 pub const PROBE: Probe = Probe {
     name: "http",
@@ -407,6 +408,14 @@ fn device_signature(ctx: &Ctx<'_>, hit: &Hit) {
     };
     ctx.check(check);
 }
+
+pub(crate) const PROTOCOL: Protocol = Protocol {
+    name: "http",
+    names: &["http", "elasticsearch", "couchdb", "docker", "kubelet", "kubernetes", "etcd"],
+    probes: &[PROBE],
+    followup: Some(|ctx, _, conn| Box::pin(followup(ctx, conn))),
+    ..Protocol::EMPTY
+};
 
 #[cfg(test)]
 mod tests {

@@ -3,6 +3,7 @@
 use super::ldap::{ber, tlv};
 use super::text;
 use super::{Hit, Probe};
+use super::registry::Protocol;
 
 pub const PROBE: Probe = Probe { name: "kerberos", ports: &[(88, 88)], request: |_| as_req(), done, parse };
 
@@ -70,6 +71,9 @@ fn parse(d: &[u8]) -> Option<Hit> {
     hit.extrainfo = Some(format!("KRB-ERROR {code}"));
     Some(hit)
 }
+
+pub(crate) const PROTOCOL: Protocol =
+    Protocol { name: "kerberos", names: &["kerberos"], probes: &[PROBE], ..Protocol::EMPTY };
 
 #[cfg(test)]
 mod tests {

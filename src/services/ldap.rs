@@ -1,6 +1,7 @@
 //! LDAP (RFC 4511): an anonymous search of the root DSE (read-only), with a small BER codec.
 use super::text;
 use super::{Hit, Probe};
+use super::registry::{Protocol, UdpProbe};
 
 pub const PROBE: Probe =
     Probe { name: "ldap", ports: &[(389, 389), (3268, 3268)], request: |_| root_dse_search(), done, parse };
@@ -39,6 +40,27 @@ pub fn ber(tag: u8, content: &[u8]) -> Vec<u8> {
     }
     out.extend_from_slice(content);
     out
+}
+
+/// The rootDSE search over CLDAP (RFC 1798): the same request without a TCP session.
+fn cldap_rootdse() -> Vec<u8> {
+    use super::udp::ber;
+    let filter = ber(0x87, b"objectClass"); // present filter
+    let search = ber(
+        0x63,
+        &[
+            ber(0x04, b""),
+            ber(0x0a, &[0]),
+            ber(0x0a, &[0]),
+            ber(0x02, &[0]),
+            ber(0x02, &[0]),
+            ber(0x01, &[0]),
+            filter,
+            ber(0x30, &[]),
+        ]
+        .concat(),
+    );
+    ber(0x30, &[ber(0x02, &[1]), search].concat())
 }
 
 pub fn root_dse_search() -> Vec<u8> {
@@ -114,6 +136,15 @@ fn parse(d: &[u8]) -> Option<Hit> {
     hit.extrainfo = get("namingContexts").map(|c| format!("namingContexts: {c}"));
     Some(hit)
 }
+
+pub(crate) const PROTOCOL: Protocol = Protocol {
+    name: "ldap",
+    names: &["ldap"],
+    probes: &[PROBE],
+    // CLDAP: the same rootDSE search over UDP
+    udp: Some(UdpProbe { ports: &[389], request: |_| cldap_rootdse(), parse: |_, d, _| d.first() == Some(&0x30), also: None, followup: None }),
+    ..Protocol::EMPTY
+};
 
 #[cfg(test)]
 mod tests {

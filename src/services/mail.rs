@@ -2,6 +2,7 @@
 use super::conn::{Conn, CAP};
 use super::text;
 use super::{Check, Ctx, Hit};
+use super::registry::Protocol;
 
 pub fn parse_banner(data: &[u8]) -> Option<Hit> {
     let line = text::first_line(data)?;
@@ -64,6 +65,15 @@ pub async fn followup(ctx: &Ctx<'_>, name: &str, mut conn: Conn) {
         ctx.check(Check::new("cleartext-no-starttls", Some(!starttls), title).with("capabilities", caps.join(" ")));
     }
 }
+
+pub(crate) const PROTOCOL: Protocol = Protocol {
+    name: "mail",
+    names: &["smtp", "pop3", "imap"],
+    banners: &[parse_banner],
+    banner_ports: &[25, 110, 143, 220, 587],
+    followup: Some(|ctx, name, conn| Box::pin(followup(ctx, name, conn))),
+    ..Protocol::EMPTY
+};
 
 #[cfg(test)]
 mod tests {

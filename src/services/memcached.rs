@@ -1,7 +1,8 @@
 //! memcached text protocol: `version`, then `stats` answered without authentication.
 use super::conn::{Conn, CAP};
 use super::text;
-use super::{Check, Ctx, Hit, Probe};
+use super::{Check, Ctx, Hit, Probe, ServiceInfo};
+use super::registry::{Protocol, UdpProbe};
 
 pub const PROBE: Probe = Probe {
     name: "memcached",
@@ -22,6 +23,32 @@ fn parse(d: &[u8]) -> Option<Hit> {
 }
 
 /// memcached answers every line it cannot parse (another protocol's request) with `ERROR`.
+/// `stats` over UDP, behind the UDP frame header (request id, sequence 0, 1 datagram, reserved).
+fn udp_stats() -> Vec<u8> {
+    let mut p = vec![0x50, 0x4c, 0, 0, 0, 1, 0, 0];
+    p.extend_from_slice(b"stats\r\n");
+    p
+}
+
+/// A UDP reply to `stats`: the version, and the amplification check.
+pub(crate) fn udp_reply(data: &[u8], info: &mut ServiceInfo) -> bool {
+    use super::udp::{check, printable};
+    info.name = Some("memcache".into());
+    let body = data.get(8..).unwrap_or_default();
+    let text = String::from_utf8_lossy(&body[..body.len().min(4096)]);
+    info.version =
+        text.lines().find_map(|l| l.strip_prefix("STAT version ").map(|v| printable(v.trim().as_bytes(), 32)));
+    info.product = Some("memcached".into());
+    let stats = text.contains("STAT ");
+    info.checks.push(check(
+        "memcached-udp",
+        stats,
+        "memcached answers over UDP without authentication (huge amplification)",
+        &[("stats_answered", stats.to_string()), ("version", info.version.clone().unwrap_or_default())],
+    ));
+    stats
+}
+
 pub fn parse_errors(d: &[u8]) -> Option<Hit> {
     const E: &[u8] = b"ERROR\r\n";
     let all = d.starts_with(E) && d.chunks(E.len()).all(|c| c == E || E.starts_with(c));
@@ -79,3 +106,13 @@ pub async fn followup(ctx: &Ctx<'_>, mut conn: Conn) {
     let _ = conn.send(b"quit\r\n").await;
     ctx.check(check);
 }
+
+pub(crate) const PROTOCOL: Protocol = Protocol {
+    name: "memcached",
+    names: &["memcached"],
+    probes: &[PROBE],
+    banners: &[parse_errors],
+    followup: Some(|ctx, _, conn| Box::pin(followup(ctx, conn))),
+    udp: Some(UdpProbe { ports: &[11211], request: |_| udp_stats(), parse: |_, d, info| udp_reply(d, info), also: None, followup: None }),
+    ..Protocol::EMPTY
+};

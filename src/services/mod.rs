@@ -12,11 +12,21 @@
 //! speaks first: SSH, FTP, SMTP, POP3, IMAP, MySQL, VNC, Telnet IAC...), then every other
 //! client-first probe in order of how common the protocol is. Each step opens its own
 //! connection, sends its request, reads one reply (deadline + byte cap) and hands it to the
-//! step's own parser and to every banner parser (a server-first service answers any probe with
+//! step's own parser and to every banner parser; a step still waiting after a quarter of its
+//! wait lets the next one start beside it (servers that hold a wrong request a full wait, like
+//! Samba and BIND, cost the plan little) (a server-first service answers any probe with
 //! its banner). The first match ends the plan; that protocol's follow-up then runs its checks
 //! (often on the same connection). Product and version come from the fingerprint data file
 //! ([`fingerprints`]). Whatever is still running when the budget ends is dropped: the port is
 //! then "unknown" (name guessed from the port number, method "port", confidence 3).
+//!
+//! # One descriptor per protocol
+//! Each protocol's file ends in a `PROTOCOL` descriptor ([`registry::Protocol`]): its client-first
+//! probes (request, done, parse, usual ports), its banner parsers and the ports where its banner
+//! comes first, the service names its follow-up handles, and its UDP datagram with the reply's
+//! parser and an optional second datagram ([`registry::UdpProbe`]). The `protocols!` list below
+//! declares the modules and orders the registry; the plan, `BANNERS`, the follow-up dispatch and
+//! the UDP scan's payloads ([`udp`]) are all read from it. A new protocol is one file plus one line.
 //!
 //! Protocols identified: ssh, ftp, smtp, pop3, imap, mysql (MariaDB), vnc, telnet, x11, http,
 //! https / TLS (any protocol inside TLS), rdp, smb, netbios-ssn, msrpc, rpcbind, nfs, ldap,
@@ -57,35 +67,34 @@
 //! | `cleartext-no-starttls` | an SMTP/POP3/IMAP service on a plain port does not offer STARTTLS |
 //!
 //! Every check is non-destructive: no guessed passwords, no writes, no state left behind.
-mod amqp;
 mod conn;
 pub mod distro;
-mod dnp3;
-pub mod fingerprints;
-mod ftp;
-mod http;
-mod kerberos;
-mod ldap;
-mod mail;
-mod memcached;
-mod mongodb;
-mod mqtt;
-mod msrpc;
-mod mssql;
-mod mysql;
-mod postgres;
-mod rdp;
-mod redis;
-mod rpc;
-mod rtsp;
-mod s7modbus;
-mod smb;
-mod ssh;
-mod telnet;
+mod registry;
 mod text;
-mod tls;
-mod vnc;
-mod x11;
+pub mod udp;
+
+/// Declares each protocol's module and lists its descriptor (`PROTOCOL`) in the registry: adding a
+/// protocol is its file plus one line here. The order is the priority: client-first probes are tried
+/// on an unknown port in this order, and banner parsers see each reply in this order.
+macro_rules! protocols {
+    ($($vis:vis $name:ident),* $(,)?) => {
+        $($vis mod $name;)*
+        /// Every protocol's descriptor, in order of priority.
+        pub(crate) const PROTOCOLS: &[&registry::Protocol] = &[$(&$name::PROTOCOL),*];
+    };
+}
+
+protocols![
+    // server-first: their banners are tried on every reply, in this order
+    ssh, mail, ftp, mysql, vnc, telnet,
+    // client-first, in order of how common the protocol is on an unknown port
+    http, tls, redis, rdp, smb, dns, postgres, mongodb, mqtt, rtsp, memcached, mssql, ldap, rpc, msrpc, x11, amqp,
+    kerberos, s7modbus, dnp3,
+    // the data file's banner fingerprints (rsync, nntp, irc, vmware-auth, ...) after every protocol's own parser
+    pub fingerprints,
+    // UDP only
+    ntp, snmp, tftp, ssdp, sip, ike, stun, coap, bacnet, natpmp, ubiquiti, rmcp, simple,
+];
 
 pub mod fuzzing;
 #[cfg(test)]
@@ -96,8 +105,11 @@ mod truncation;
 use conn::Conn;
 use serde::Serialize;
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Mutex;
+use std::task::Poll;
 use std::time::Duration;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -217,6 +229,8 @@ const CONNECT_WAIT: Duration = Duration::from_secs(2);
 /// Bounds of the wait for one reply, scaled from the budget.
 const MIN_WAIT: Duration = Duration::from_millis(300);
 const MAX_WAIT: Duration = Duration::from_millis(2000);
+/// Steps of the plan started per `wait` while earlier ones still wait for a reply (see [`run`]).
+const STAGGER: u32 = 4;
 /// Bytes of the first reply kept as `banner`.
 const BANNER_KEEP: usize = 512;
 
@@ -354,46 +368,12 @@ impl Probe {
     }
 }
 
-/// Client-first probes, in order of how common the protocol is on an unknown port.
-pub(crate) const PROBES: &[&Probe] = &[
-    &http::PROBE,
-    &tls::PROBE,
-    &redis::PROBE,
-    &rdp::PROBE,
-    &smb::PROBE,
-    &smb::NETBIOS_PROBE,
-    &postgres::PROBE,
-    &mongodb::PROBE,
-    &mqtt::PROBE,
-    &rtsp::PROBE,
-    &memcached::PROBE,
-    &mssql::PROBE,
-    &ldap::PROBE,
-    &rpc::PROBE,
-    &msrpc::PROBE,
-    &x11::PROBE,
-    &amqp::PROBE,
-    &kerberos::PROBE,
-    &s7modbus::MODBUS_PROBE,
-    &s7modbus::S7_PROBE,
-    &dnp3::PROBE,
-];
+pub(crate) use registry::{banner_done, BANNERS, PROBES};
 
 /// Ports where a server-first protocol is expected: the banner read goes first there.
-const BANNER_PORTS: &[u16] =
-    &[21, 22, 23, 25, 110, 143, 220, 587, 873, 902, 2121, 2222, 2323, 3306, 5900, 5901, 5902, 5903, 6667];
-
-/// Parsers of what a server sends first (tried on every reply).
-pub(crate) const BANNERS: &[Parser] = &[
-    ssh::parse_banner,
-    mail::parse_banner,
-    ftp::parse_banner,
-    mysql::parse_handshake,
-    vnc::parse_banner,
-    telnet::parse,
-    memcached::parse_errors,
-    fingerprints::parse_banner,
-];
+fn banner_port(port: u16) -> bool {
+    PROTOCOLS.iter().any(|p| p.banner_ports.contains(&port))
+}
 
 /// Try the banner parsers on a reply.
 pub(crate) fn parse_any_banner(data: &[u8]) -> Option<Hit> {
@@ -409,7 +389,7 @@ enum Step {
 fn plan(port: u16) -> Vec<Step> {
     let hinted: Vec<&'static Probe> = PROBES.iter().copied().filter(|p| p.likely_on(port)).collect();
     let mut steps = Vec::with_capacity(PROBES.len() + 1);
-    if hinted.is_empty() || BANNER_PORTS.contains(&port) {
+    if hinted.is_empty() || banner_port(port) {
         steps.push(Step::Banner);
         steps.extend(hinted.iter().map(|&p| Step::Probe(p)));
     } else {
@@ -458,15 +438,73 @@ fn into_info(f: Found, port: u16, elapsed: Duration) -> ServiceInfo {
     }
 }
 
+/// A plan step in flight, with its place in the plan.
+type Running<'a> = (usize, Pin<Box<dyn Future<Output = Option<(&'static str, Conn)>> + Send + 'a>>);
+
+/// The next step of `running` to end: (its place in the plan, its outcome); None when `until` came.
+async fn next_done(running: &mut Vec<Running<'_>>, until: Instant) -> Option<(usize, Option<(&'static str, Conn)>)> {
+    let timer = tokio::time::sleep_until(until);
+    tokio::pin!(timer);
+    let (i, at, r) = std::future::poll_fn(|cx| {
+        for (i, (at, f)) in running.iter_mut().enumerate() {
+            if let Poll::Ready(r) = f.as_mut().poll(cx) {
+                return Poll::Ready(Some((i, *at, r)));
+            }
+        }
+        timer.as_mut().poll(cx).map(|()| None)
+    })
+    .await?;
+    drop(running.swap_remove(i));
+    Some((at, r))
+}
+
+/// The plan's steps, each on its own connection, staggered: a step starts when the one before it
+/// ended without a match, or after `wait / STAGGER` if that one is still waiting. A server that
+/// waits for the whole frame a wrong protocol's first bytes announce (Samba, BIND and dnsmasq on TCP
+/// hold every non-SMB/DNS request a full `wait`) then costs the plan a fraction of `wait`, not all
+/// of it, so its own probe still comes within the budget on an odd port. The first match ends the
+/// plan, unless an earlier step of the plan matches within `wait / STAGGER` after it (plan order
+/// decides between two protocols a server answers, e.g. SMB before a NetBIOS session); the other
+/// steps are dropped, closing their connections, and the match's follow-up runs.
 async fn run(ctx: &Ctx<'_>) {
-    for step in plan(ctx.port()) {
+    let steps = plan(ctx.port());
+    let stagger = ctx.wait / STAGGER;
+    let mut next = 0;
+    let mut running: Vec<Running<'_>> = Vec::new();
+    let mut started_last = Instant::now();
+    loop {
         if Instant::now() >= ctx.deadline {
             return;
         }
-        if let Some((name, conn)) = attempt(ctx, step).await {
-            followup(ctx, name, conn).await;
-            return;
+        if next < steps.len() && (running.is_empty() || started_last.elapsed() >= stagger) {
+            running.push((next, Box::pin(attempt(ctx, steps[next]))));
+            next += 1;
+            started_last = Instant::now();
         }
+        if running.is_empty() {
+            return; // every step ran and none matched
+        }
+        let until = if next < steps.len() { started_last + stagger } else { ctx.deadline };
+        let Some((at, r)) = next_done(&mut running, until).await else { continue };
+        let Some(mut best) = r.map(|m| (at, m)) else {
+            // no match: the next step starts at once, as it would after this one in sequence
+            started_last = Instant::now().checked_sub(stagger).unwrap_or(started_last);
+            continue;
+        };
+        // an earlier step still waiting may yet match: give it a moment
+        running.retain(|(i, _)| *i < best.0);
+        let grace = (Instant::now() + stagger).min(ctx.deadline);
+        while !running.is_empty() {
+            let Some((at, r)) = next_done(&mut running, grace).await else { break };
+            if let Some(m) = r {
+                best = (at, m);
+                running.retain(|(i, _)| *i < at);
+            }
+        }
+        running.clear();
+        let (name, conn) = best.1;
+        followup(ctx, name, conn).await;
+        return;
     }
 }
 
@@ -490,35 +528,10 @@ async fn attempt(ctx: &Ctx<'_>, step: Step) -> Option<(&'static str, Conn)> {
     Some((hit.name, conn))
 }
 
-/// A banner is complete at its first line, or when it is binary and a frame is in.
-fn banner_done(d: &[u8]) -> bool {
-    text::has_line(d) || mysql::handshake_len(d).is_some_and(|n| d.len() >= n) || telnet::parse(d).is_some()
-}
-
 /// The identified protocol's checks and refinements.
 async fn followup(ctx: &Ctx<'_>, name: &'static str, conn: Conn) {
-    match name {
-        "ssh" => ssh::followup(ctx, conn).await,
-        "ftp" => ftp::followup(ctx, conn).await,
-        "smtp" | "pop3" | "imap" => mail::followup(ctx, name, conn).await,
-        "vnc" => vnc::followup(ctx, conn).await,
-        "telnet" => telnet::followup(ctx, &conn),
-        "x11" => x11::followup(ctx, &conn),
-        "rpc" => rpc::followup(ctx).await,
-        "tls" => Box::pin(tls::followup(ctx, conn)).await,
-        "http" | "elasticsearch" | "couchdb" | "docker" | "kubelet" | "kubernetes" | "etcd" => {
-            http::followup(ctx, conn).await
-        }
-        "redis" => redis::followup(ctx, conn).await,
-        "rdp" => rdp::followup(ctx).await,
-        "smb" => smb::followup(ctx, false).await,
-        "netbios-ssn" => smb::followup(ctx, true).await,
-        "mongodb" => mongodb::followup(ctx, conn).await,
-        "postgresql" => postgres::followup(ctx).await,
-        "mqtt" => mqtt::followup(ctx, conn).await,
-        "rtsp" => rtsp::followup(ctx, conn).await,
-        "memcached" => memcached::followup(ctx, conn).await,
-        _ => {}
+    if let Some(f) = registry::followup_of(name) {
+        f(ctx, name, conn).await;
     }
 }
 
@@ -527,9 +540,9 @@ pub(crate) async fn identify_inside_tls(outer: &Ctx<'_>) {
     let ctx = Ctx { addr: outer.addr, deadline: outer.deadline, wait: outer.wait, over_tls: true, found: outer.found };
     let banner_first = matches!(ctx.port(), 465 | 563 | 585 | 614 | 636 | 990 | 992 | 993 | 995 | 5061);
     let steps: &[Step] = if banner_first {
-        &[Step::Banner, Step::Probe(&http::PROBE)]
+        &[Step::Banner, Step::Probe(&http::PROTOCOL.probes[0])]
     } else {
-        &[Step::Probe(&http::PROBE), Step::Banner]
+        &[Step::Probe(&http::PROTOCOL.probes[0]), Step::Banner]
     };
     for &step in steps {
         if Instant::now() >= ctx.deadline {

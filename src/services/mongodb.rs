@@ -3,6 +3,7 @@
 use super::conn::{Conn, CAP};
 use super::text;
 use super::{Check, Ctx, Hit, Probe};
+use super::registry::Protocol;
 
 pub const PROBE: Probe = Probe {
     name: "mongodb",
@@ -232,6 +233,14 @@ pub async fn followup(ctx: &Ctx<'_>, mut conn: Conn) {
     };
     ctx.check(check);
 }
+
+pub(crate) const PROTOCOL: Protocol = Protocol {
+    name: "mongodb",
+    names: &["mongodb"],
+    probes: &[PROBE],
+    followup: Some(|ctx, _, conn| Box::pin(followup(ctx, conn))),
+    ..Protocol::EMPTY
+};
 
 #[cfg(test)]
 mod tests {

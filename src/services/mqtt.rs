@@ -2,6 +2,7 @@
 //! clients may read and publish.
 use super::conn::Conn;
 use super::{Check, Ctx, Hit, Probe};
+use super::registry::Protocol;
 
 pub const PROBE: Probe =
     Probe { name: "mqtt", ports: &[(1883, 1883)], request: |_| connect(), done: |d| d.len() >= 4, parse };
@@ -56,3 +57,11 @@ pub async fn followup(ctx: &Ctx<'_>, mut conn: Conn) {
             .with("connack", format!("{rc} ({})", rc_name(rc))),
     );
 }
+
+pub(crate) const PROTOCOL: Protocol = Protocol {
+    name: "mqtt",
+    names: &["mqtt"],
+    probes: &[PROBE],
+    followup: Some(|ctx, _, conn| Box::pin(followup(ctx, conn))),
+    ..Protocol::EMPTY
+};

@@ -1,6 +1,7 @@
 //! Microsoft RPC (DCE/RPC 1.1 connection-oriented): a bind to the endpoint mapper interface.
 use super::text;
 use super::{Hit, Probe};
+use super::registry::Protocol;
 
 pub const PROBE: Probe = Probe { name: "msrpc", ports: &[(135, 135), (593, 593)], request: |_| bind(), done, parse };
 
@@ -40,6 +41,8 @@ fn parse(d: &[u8]) -> Option<Hit> {
     }
     (text::le32(d, 12)? == 1).then(|| Hit::new("msrpc", 10))
 }
+
+pub(crate) const PROTOCOL: Protocol = Protocol { name: "msrpc", names: &["msrpc"], probes: &[PROBE], ..Protocol::EMPTY };
 
 #[cfg(test)]
 mod tests {

@@ -1,6 +1,7 @@
 //! Microsoft SQL Server (MS-TDS 2.2.6.5): a PRELOGIN packet; the reply carries the version.
 use super::text;
 use super::{Hit, Probe};
+use super::registry::{Protocol, UdpProbe};
 
 pub const PROBE: Probe = Probe { name: "mssql", ports: &[(1433, 1434)], request: |_| prelogin(), done, parse };
 
@@ -78,6 +79,15 @@ fn parse(d: &[u8]) -> Option<Hit> {
     });
     Some(hit)
 }
+
+pub(crate) const PROTOCOL: Protocol = Protocol {
+    name: "mssql",
+    names: &["mssql"],
+    probes: &[PROBE],
+    // SQL Server Resolution Protocol: CLNT_BCAST_EX
+    udp: Some(UdpProbe { ports: &[1434], request: |_| vec![0x02], parse: |_, d, _| d.first() == Some(&0x05), also: None, followup: None }),
+    ..Protocol::EMPTY
+};
 
 #[cfg(test)]
 mod tests {

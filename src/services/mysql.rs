@@ -1,6 +1,7 @@
 //! MySQL / MariaDB: the server-first handshake packet (protocol 10) or an error packet.
 use super::text;
 use super::Hit;
+use super::registry::Protocol;
 
 /// Total length of the first packet once its 4-byte header is in.
 pub fn handshake_len(d: &[u8]) -> Option<usize> {
@@ -41,6 +42,15 @@ pub fn parse_handshake(d: &[u8]) -> Option<Hit> {
         _ => None,
     }
 }
+
+pub(crate) const PROTOCOL: Protocol = Protocol {
+    name: "mysql",
+    names: &["mysql"],
+    banners: &[parse_handshake],
+    banner_done: Some(|d| handshake_len(d).is_some_and(|n| d.len() >= n)),
+    banner_ports: &[3306],
+    ..Protocol::EMPTY
+};
 
 #[cfg(test)]
 mod tests {

@@ -4,6 +4,7 @@
 use super::conn::{self, CAP};
 use super::text;
 use super::{Ctx, Hit, Probe};
+use super::registry::Protocol;
 
 pub const PROBE: Probe = Probe { name: "postgresql", ports: &[(5432, 5433)], request: |_| startup(), done, parse };
 
@@ -121,6 +122,14 @@ pub async fn followup(ctx: &Ctx<'_>) {
     ctx.rename("postgresql", 10);
     ctx.refine(Some("PostgreSQL".into()), s.server_version.clone(), Some(extra));
 }
+
+pub(crate) const PROTOCOL: Protocol = Protocol {
+    name: "postgresql",
+    names: &["postgresql"],
+    probes: &[PROBE],
+    followup: Some(|ctx, _, _| Box::pin(followup(ctx))),
+    ..Protocol::EMPTY
+};
 
 #[cfg(test)]
 mod tests {

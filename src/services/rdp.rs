@@ -3,6 +3,7 @@
 use super::conn::{self, CAP};
 use super::text;
 use super::{Check, Ctx, Hit, Probe};
+use super::registry::Protocol;
 
 pub const PROBE: Probe = Probe {
     name: "rdp",
@@ -70,7 +71,27 @@ fn parse(d: &[u8]) -> Option<Hit> {
     match confirm(d)? {
         // S7 PLCs confirm ISO transport connections too; without RDP negotiation data it is not RDP.
         Neg::Legacy => None,
-        _ => Some(Hit::new("rdp", 10)),
+        neg => {
+            let hit = Hit::new("rdp", 10);
+            Some(match product(neg, *d.get(12)?) {
+                Some(p) => hit.product(p, None),
+                None => hit,
+            })
+        }
+    }
+}
+
+/// The server behind a Connection Confirm to [`PROBE`] (TLS or CredSSP offered), from the
+/// RDP_NEG_RSP flags (MS-RDPBCGR 2.2.1.2.1). Windows 8 / Server 2012 and later set flags beyond
+/// EXTENDED_CLIENT_DATA_SUPPORTED (0x01): restricted admin (0x08) and redirected authentication
+/// (0x10) are Windows features. xrdp sets 0x01 alone and, having no CredSSP, picks TLS although
+/// CredSSP was offered (a Windows 7 / 2008 R2 restricted to TLS would look the same: those are out
+/// of support).
+pub fn product(neg: Neg, flags: u8) -> Option<&'static str> {
+    match neg {
+        Neg::Selected(_) if flags & 0x18 != 0 => Some("Microsoft Terminal Services"),
+        Neg::Selected(PROTO_TLS) if flags == 0x01 => Some("xrdp"),
+        _ => None,
     }
 }
 
@@ -156,9 +177,28 @@ pub async fn followup(ctx: &Ctx<'_>) {
     );
 }
 
+pub(crate) const PROTOCOL: Protocol = Protocol {
+    name: "rdp",
+    names: &["rdp"],
+    probes: &[PROBE],
+    followup: Some(|ctx, _, _| Box::pin(followup(ctx))),
+    ..Protocol::EMPTY
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn products() {
+        // xrdp 0.9 picks TLS over the offered CredSSP, flags 0x01 (captured from Debian's xrdp)
+        let xrdp = [3, 0, 0, 19, 14, 0xd0, 0, 0, 0x12, 0x34, 0, 2, 0x01, 8, 0, 1, 0, 0, 0];
+        assert_eq!(parse(&xrdp).unwrap().product.as_deref(), Some("xrdp"));
+        let windows = [3, 0, 0, 19, 14, 0xd0, 0, 0, 0x12, 0x34, 0, 2, 0x1f, 8, 0, 2, 0, 0, 0];
+        assert_eq!(parse(&windows).unwrap().product.as_deref(), Some("Microsoft Terminal Services"));
+        let refused = [3, 0, 0, 19, 14, 0xd0, 0, 0, 0x12, 0x34, 0, 3, 0, 8, 0, 5, 0, 0, 0];
+        assert_eq!(parse(&refused).unwrap().product, None);
+    }
 
     #[test]
     fn confirm_parsing() {

@@ -2,6 +2,7 @@
 use super::conn::{Conn, CAP};
 use super::text;
 use super::{Check, Ctx, Hit, Probe};
+use super::registry::Protocol;
 
 pub const PROBE: Probe = Probe {
     name: "redis",
@@ -97,6 +98,14 @@ pub async fn followup(ctx: &Ctx<'_>, mut conn: Conn) {
     let _ = conn.send(b"*1\r\n$4\r\nQUIT\r\n").await;
     ctx.check(check);
 }
+
+pub(crate) const PROTOCOL: Protocol = Protocol {
+    name: "redis",
+    names: &["redis"],
+    probes: &[PROBE],
+    followup: Some(|ctx, _, conn| Box::pin(followup(ctx, conn))),
+    ..Protocol::EMPTY
+};
 
 #[cfg(test)]
 mod tests {

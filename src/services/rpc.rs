@@ -2,6 +2,7 @@
 use super::conn::{self, CAP};
 use super::text;
 use super::{Ctx, Hit, Probe};
+use super::registry::{Protocol, UdpProbe};
 
 pub const PROBE: Probe =
     Probe { name: "rpcbind", ports: &[(111, 111), (2049, 2049)], request: |_| call(XID, 100_000, 2), done, parse };
@@ -15,6 +16,19 @@ pub fn call(xid: u32, prog: u32, vers: u32) -> Vec<u8> {
         out.extend_from_slice(&w.to_be_bytes());
     }
     out
+}
+
+/// The xid of the UDP NULL calls.
+const UDP_XID: u32 = 0x706c_0001;
+
+/// A NULL call over UDP (no record mark).
+pub(crate) fn udp_null_call(prog: u32, vers: u32) -> Vec<u8> {
+    [UDP_XID, 0, 2, prog, vers, 0, 0, 0, 0, 0].iter().flat_map(|w| w.to_be_bytes()).collect()
+}
+
+/// A UDP reply to our call: same xid, message type REPLY.
+fn udp_reply(d: &[u8]) -> bool {
+    text::be32(d, 0) == Some(UDP_XID) && text::be32(d, 4) == Some(1)
 }
 
 fn done(d: &[u8]) -> bool {
@@ -64,6 +78,22 @@ pub async fn followup(ctx: &Ctx<'_>) {
         ctx.rename("nfs", 10);
     }
 }
+
+pub(crate) const PROTOCOL: Protocol = Protocol {
+    name: "rpc",
+    names: &["rpc"],
+    probes: &[PROBE],
+    followup: Some(|ctx, _, _| Box::pin(followup(ctx))),
+    // NULL calls to the portmapper (111) and to NFS (2049)
+    udp: Some(UdpProbe {
+        ports: &[111, 2049],
+        request: |port| if port == 2049 { udp_null_call(100_003, 3) } else { udp_null_call(100_000, 2) },
+        parse: |_, d, _| udp_reply(d),
+        also: None,
+        followup: None,
+    }),
+    ..Protocol::EMPTY
+};
 
 #[cfg(test)]
 mod tests {

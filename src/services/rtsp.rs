@@ -3,6 +3,7 @@
 use super::conn::{Conn, CAP};
 use super::http::{complete, parse_response};
 use super::{Check, Ctx, Hit, Probe};
+use super::registry::Protocol;
 
 pub const PROBE: Probe =
     Probe { name: "rtsp", ports: &[(554, 554), (8554, 8554)], request: options, done: complete, parse };
@@ -62,3 +63,11 @@ pub async fn followup(ctx: &Ctx<'_>, conn: Conn) {
     };
     ctx.check(check);
 }
+
+pub(crate) const PROTOCOL: Protocol = Protocol {
+    name: "rtsp",
+    names: &["rtsp"],
+    probes: &[PROBE],
+    followup: Some(|ctx, _, conn| Box::pin(followup(ctx, conn))),
+    ..Protocol::EMPTY
+};

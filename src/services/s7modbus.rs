@@ -2,6 +2,7 @@
 //! (function 43/14) and Siemens S7 ISO-on-TCP connection request (COTP CR with TSAPs).
 use super::text;
 use super::{Hit, Probe};
+use super::registry::Protocol;
 
 pub const MODBUS_PROBE: Probe = Probe {
     name: "modbus",
@@ -84,3 +85,6 @@ fn parse_s7(d: &[u8]) -> Option<Hit> {
     }
     tsap.then(|| Hit::new("s7", 7))
 }
+
+pub(crate) const PROTOCOL: Protocol =
+    Protocol { name: "s7modbus", names: &["modbus", "s7"], probes: &[MODBUS_PROBE, S7_PROBE], ..Protocol::EMPTY };

@@ -2,6 +2,7 @@
 use super::conn::{Conn, CAP};
 use super::text;
 use super::{Check, Ctx, Hit};
+use super::registry::Protocol;
 
 const CLIENT_IDENT: &[u8] = b"SSH-2.0-portlens\r\n";
 const MSG_KEXINIT: u8 = 20;
@@ -167,6 +168,15 @@ pub async fn followup(ctx: &Ctx<'_>, mut conn: Conn) {
     check = check.with("offered_macs", k.macs.join(",")).with("offered_hostkey", k.hostkey.join(","));
     ctx.check(check);
 }
+
+pub(crate) const PROTOCOL: Protocol = Protocol {
+    name: "ssh",
+    names: &["ssh"],
+    banners: &[parse_banner],
+    banner_ports: &[22, 2222],
+    followup: Some(|ctx, _, conn| Box::pin(followup(ctx, conn))),
+    ..Protocol::EMPTY
+};
 
 #[cfg(test)]
 mod tests {

@@ -2,6 +2,7 @@
 use super::conn::Conn;
 use super::text;
 use super::{Check, Ctx, Hit};
+use super::registry::Protocol;
 
 const IAC: u8 = 255;
 const SB: u8 = 250;
@@ -59,6 +60,19 @@ pub fn followup(ctx: &Ctx<'_>, conn: &Conn) {
             .with("negotiation", opts.join(", ")),
     );
 }
+
+pub(crate) const PROTOCOL: Protocol = Protocol {
+    name: "telnet",
+    names: &["telnet"],
+    banners: &[parse],
+    banner_done: Some(|d| parse(d).is_some()),
+    banner_ports: &[23, 2323],
+    followup: Some(|ctx, _, conn| {
+        followup(ctx, &conn);
+        Box::pin(async {})
+    }),
+    ..Protocol::EMPTY
+};
 
 #[cfg(test)]
 mod tests {

@@ -10,6 +10,7 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
 use std::sync::{Arc, OnceLock};
+use super::registry::Protocol;
 
 pub const PROBE: Probe = Probe {
     name: "tls",
@@ -518,6 +519,14 @@ async fn weak_checks(ctx: &Ctx<'_>) {
         None => Check::new("tls-weak-cipher", None, ct).with("reason", "could not connect"),
     });
 }
+
+pub(crate) const PROTOCOL: Protocol = Protocol {
+    name: "tls",
+    names: &["tls"],
+    probes: &[PROBE],
+    followup: Some(|ctx, _, conn| Box::pin(followup(ctx, conn))),
+    ..Protocol::EMPTY
+};
 
 #[cfg(test)]
 mod tests {

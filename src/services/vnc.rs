@@ -2,6 +2,7 @@
 use super::conn::{Conn, CAP};
 use super::text;
 use super::{Check, Ctx, Hit};
+use super::registry::Protocol;
 
 /// "RFB 003.008\n" -> (3, 8).
 pub fn version(d: &[u8]) -> Option<(u16, u16)> {
@@ -80,6 +81,15 @@ pub async fn followup(ctx: &Ctx<'_>, mut conn: Conn) {
     };
     ctx.check(check);
 }
+
+pub(crate) const PROTOCOL: Protocol = Protocol {
+    name: "vnc",
+    names: &["vnc"],
+    banners: &[parse_banner],
+    banner_ports: &[5900, 5901, 5902, 5903],
+    followup: Some(|ctx, _, conn| Box::pin(followup(ctx, conn))),
+    ..Protocol::EMPTY
+};
 
 #[cfg(test)]
 mod tests {

@@ -3,6 +3,7 @@
 use super::conn::Conn;
 use super::text;
 use super::{Check, Ctx, Hit, Probe};
+use super::registry::Protocol;
 
 pub const PROBE: Probe = Probe { name: "x11", ports: &[(6000, 6063)], request, done, parse };
 
@@ -53,3 +54,14 @@ pub fn followup(ctx: &Ctx<'_>, conn: &Conn) {
     };
     ctx.check(check);
 }
+
+pub(crate) const PROTOCOL: Protocol = Protocol {
+    name: "x11",
+    names: &["x11"],
+    probes: &[PROBE],
+    followup: Some(|ctx, _, conn| {
+        followup(ctx, &conn);
+        Box::pin(async {})
+    }),
+    ..Protocol::EMPTY
+};

@@ -106,11 +106,15 @@ def test_snmp_public_vs_hardened_twin(truth: dict[str, Any]) -> None:
         assert check is not None and check["outcome"] == "vulnerable", p.service
         assert check["evidence"]["sysDescr"] == t["snmp_sysdescr"]
     for host in (t["auth"], t["auth_v6"]):
-        # snmpd drops a wrong community without a word: nothing tells open from filtered
+        # snmpd drops a wrong community without a word, but answers the SNMPv3 engine discovery sent
+        # beside it with a Report (issue 14): open, net-snmp's engine, and `public` refused
         p = _one(_udp(host, [161]), 161)
-        assert (p.state, p.reason) == SILENT, p
+        assert (p.state, p.reason) == OPEN, p
+        service = _service(p)
+        assert (service["name"], service["product"]) == ("snmp", "net-snmp"), service
+        assert "SNMPv3 engine 80001f88" in service["extrainfo"] and "enterprise 8072" in service["extrainfo"], service
         check = _check(p, "snmp-default-community")
-        assert check is None or check["outcome"] != "vulnerable"
+        assert check is not None and check["outcome"] == "ok", p.service
 
 
 def test_dns_recursive_vs_authoritative_only(truth: dict[str, Any]) -> None:
