@@ -109,9 +109,13 @@ use tokio::time::Instant;
 /// A port is called filtered when the chance that it is open and all its tries were lost is at
 /// most this.
 pub const RISK_BOUND: f64 = 1e-4;
-/// Samples a generation needs before its loss may cut the rate (and the loss must stand out of
-/// their noise): a host with a few dozen ports must be able to find its limiter.
-pub const MIN_SAMPLES: u32 = 16;
+/// Samples a generation needs before its loss may cut the rate (the loss must also stand out of
+/// their noise); `EARLY_SAMPLES` when most of them were lost.
+pub const MIN_SAMPLES: u32 = 40;
+pub const EARLY_SAMPLES: u32 = 16;
+/// Samples both generations need before a cut may read their loss as the path's base: the share
+/// that got through is too rough on fewer (one in 16 is no measure of one in 100).
+pub const BASE_SAMPLES: u32 = MIN_SAMPLES;
 /// Loss above the base that always counts as congestion, whatever the noise.
 pub const LOSS_MARGIN: f64 = 0.02;
 /// After a cut, send this fraction of what was measured to get through.
@@ -352,10 +356,13 @@ impl Flow {
                 self.base = p;
             }
         }
-        if lost > 0 && gen == self.gen && n >= MIN_SAMPLES && may_cut {
+        if lost > 0 && gen == self.gen && n >= EARLY_SAMPLES && may_cut {
             let p = f64::from(self.lost) / f64::from(n);
             let noise = 2.0 * (p * (1.0 - p) / f64::from(n)).sqrt();
-            if p > self.base + LOSS_MARGIN.max(noise) {
+            // Most probes lost is a flow hammering a limiter: cut on a few samples, or a host with
+            // a few dozen ports never finds its limiter. Lesser loss waits for a real measure.
+            let enough = n >= MIN_SAMPLES || p >= 0.5;
+            if enough && p > self.base + LOSS_MARGIN.max(noise) {
                 return Some(self.cut(p, now));
             }
         }
@@ -372,7 +379,8 @@ impl Flow {
         // Random loss or a limiter? After a cut of a fifth or more, a limiter passes about as much
         // as before (it was the bottleneck), while random loss passes less in proportion to the
         // rate. Loss that behaved like the latter is the path's base, not congestion.
-        if let Some((prev_rate, prev_through)) = self.prev {
+        let measured = n >= f64::from(BASE_SAMPLES);
+        if let Some((prev_rate, prev_through)) = self.prev.filter(|_| measured) {
             let rate_ratio = sent_rate / prev_rate;
             let passed_ratio = (sent_rate * through) / (prev_rate * prev_through);
             if rate_ratio <= 0.8 && passed_ratio <= (1.0 + rate_ratio) / 2.0 {
@@ -388,7 +396,7 @@ impl Flow {
         let to =
             (sent_rate * excess_through * HEADROOM).max(floor).max(sent_rate / MAX_CUT).max(MIN_RATE).min(self.ceiling);
         // The first generation is no reference: unpaced, it also drained a limiter's burst.
-        self.prev = (self.cuts > 0).then_some((sent_rate, through));
+        self.prev = (self.cuts > 0 && measured).then_some((sent_rate, through));
         self.set_rate(to);
         // A cut measured on the unpaced first generation is a rough guess (a burst, its loss
         // sampled after it): slow start from there finds the rate in a few doublings, where
