@@ -174,27 +174,37 @@ def _read_all(stream: Callable[[int], bytes], cap: int, name: str, kind: str, wh
         parts.append(chunk)
 
 
-def _inflate(stream: Callable[[int], bytes], packed: int, name: str, kind: str) -> bytes:
-    """Read a decompressing stream, within the size cap and the inflation ratio."""
-    cap = limit(kind)
-    ratio = _env_int("PORTLENS_MAX_INFLATE_RATIO") or INFLATE_RATIO
-    parts: list[bytes] = []
-    total = 0
-    while True:
-        chunk = stream(_CHUNK)
-        if not chunk:
-            return b"".join(parts)
-        total += len(chunk)
-        if total > cap:
-            raise _too_big(name, kind, cap, "decompresses to more than")
-        if total > INFLATE_RATIO_FROM and total > ratio * max(packed, 1):
+class _Budget:
+    """Inflated bytes so far, against the cap of ``kind`` and the inflation ratio over ``packed``
+    compressed bytes. One per decompressed file; a zip's members share one, so that a bomb spread
+    over many small members is refused as surely as one in a single member."""
+
+    def __init__(self, packed: int, name: str, kind: str) -> None:
+        self.cap = limit(kind)
+        self.ratio = _env_int("PORTLENS_MAX_INFLATE_RATIO") or INFLATE_RATIO
+        self.packed, self.name, self.kind = max(packed, 1), name, kind
+        self.total = 0
+
+    def take(self, n: int) -> None:
+        self.total += n
+        if self.total > self.cap:
+            raise _too_big(self.name, self.kind, self.cap, "decompresses to more than")
+        if self.total > INFLATE_RATIO_FROM and self.total > self.ratio * self.packed:
             raise ReadError(
-                f"decompresses more than {ratio} times its size (a decompression bomb?); "
+                f"decompresses more than {self.ratio} times its size (a decompression bomb?); "
                 "set PORTLENS_MAX_INFLATE_RATIO to allow it",
-                name,
-                kind,
+                self.name,
+                self.kind,
             )
+
+
+def _inflate(stream: Callable[[int], bytes], budget: _Budget) -> bytes:
+    """Read a decompressing stream within its budget."""
+    parts: list[bytes] = []
+    while chunk := stream(_CHUNK):
+        budget.take(len(chunk))
         parts.append(chunk)
+    return b"".join(parts)
 
 
 def read_bytes(path: str | os.PathLike[str], kind: str = "file", *, decompress: bool = False) -> bytes:
@@ -209,7 +219,7 @@ def read_bytes(path: str | os.PathLike[str], kind: str = "file", *, decompress: 
             size = os.fstat(fd).st_size
             try:
                 with gzip.GzipFile(fileobj=io.BufferedReader(raw), mode="rb") as g:
-                    return _inflate(g.read, size, name, kind)
+                    return _inflate(g.read, _Budget(size, name, kind))
             except (OSError, EOFError, gzip.BadGzipFile) as e:
                 raise ReadError(f"not a readable gzip file ({type(e).__name__})", name, kind) from None
         if decompress and name.endswith(".zip"):
@@ -219,7 +229,7 @@ def read_bytes(path: str | os.PathLike[str], kind: str = "file", *, decompress: 
                     if not members:
                         raise ReadError("the zip archive holds no .json file", name, kind)
                     with z.open(members[0]) as m:
-                        return _inflate(m.read, members[0].compress_size, name, kind)
+                        return _inflate(m.read, _Budget(members[0].compress_size, name, kind))
             except (OSError, EOFError, zipfile.BadZipFile, NotImplementedError, RuntimeError) as e:
                 raise ReadError(f"not a readable zip archive ({type(e).__name__})", name, kind) from None
         try:
@@ -242,12 +252,10 @@ def read_zip_members(
     regular file within the cap of ``kind``, and the members' inflated size *together* within
     that cap and the inflation ratio, so a bomb spread over many members is refused as well."""
     name = os.fspath(path)
-    cap = limit(kind)
-    ratio = _env_int("PORTLENS_MAX_INFLATE_RATIO") or INFLATE_RATIO
     fd = _open_regular(name, kind)
     try:
-        packed = os.fstat(fd).st_size
-        raw = _Capped(fd, cap, name, kind)
+        budget = _Budget(os.fstat(fd).st_size, name, kind)
+        raw = _Capped(fd, budget.cap, name, kind)
         try:
             with zipfile.ZipFile(io.BufferedReader(raw)) as z:
                 infos = [i for i in z.infolist() if i.filename.endswith(suffix) and not i.is_dir()]
@@ -255,23 +263,10 @@ def read_zip_members(
                     raise ReadError(f"the zip archive holds no {suffix} file", name, kind)
                 if len(infos) > MAX_ZIP_MEMBERS:
                     raise ReadError(f"the zip archive holds more than {MAX_ZIP_MEMBERS} members", name, kind)
-                total = 0
                 for info in infos:
-                    parts: list[bytes] = []
                     with z.open(info) as m:
-                        while chunk := m.read(_CHUNK):
-                            total += len(chunk)
-                            if total > cap:
-                                raise _too_big(name, kind, cap, "decompresses to more than")
-                            if total > INFLATE_RATIO_FROM and total > ratio * max(packed, 1):
-                                raise ReadError(
-                                    f"decompresses more than {ratio} times its size (a decompression bomb?); "
-                                    "set PORTLENS_MAX_INFLATE_RATIO to allow it",
-                                    name,
-                                    kind,
-                                )
-                            parts.append(chunk)
-                    yield info.filename, b"".join(parts)
+                        data = _inflate(m.read, budget)
+                    yield info.filename, data
         except (OSError, EOFError, zipfile.BadZipFile, NotImplementedError, RuntimeError) as e:
             raise ReadError(f"not a readable zip archive ({type(e).__name__})", name, kind) from None
     finally:
