@@ -21,6 +21,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
+from types import MappingProxyType
 from typing import Any
 
 from . import _core
@@ -315,6 +316,8 @@ def port_spec(ports: Iterable[Any]) -> str:
 
 
 @cache
-def defaults() -> dict[str, Any]:
-    """The engine's defaults, as a scan records its options (the engine is asked: no copy here)."""
-    return dict(_core.ScanRequest(["192.0.2.1"], "1").options())
+def defaults() -> Mapping[str, Any]:
+    """The engine's defaults, as a scan records its options, read-only (help text and docs show them).
+    The engine is asked: its ``ScanConfig`` holds the one copy, and `_core.ScanRequest` takes ``None``
+    for every option it has not been given."""
+    return MappingProxyType(_core.ScanRequest(["192.0.2.1"], "1").options())

@@ -8,7 +8,6 @@ the runner depends on no front end and on no library above the results.
 
 from __future__ import annotations
 
-import json
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Iterable, Iterator
@@ -57,7 +56,7 @@ class Request:
     """The engine's scan request, with the ``@file`` lines it was given (`portlens.files.targets`):
     errors the engine raises about them are located by file and line, without their text."""
 
-    def __init__(self, core: Any, origins: Origins, given: dict[str, Any]) -> None:
+    def __init__(self, core: _core.ScanRequest, origins: Origins, given: dict[str, Any]) -> None:
         self.core = core
         self.origins = origins
         self._given = given  # targets and exclude
@@ -72,15 +71,15 @@ class Request:
             options.update((k, v) for k, v in self._given.items() if k in options)
         return options
 
-    def resolve(self) -> Any:
+    def resolve(self) -> _core._Resolved:
         with self.origins.errors():
             return self.core.resolve()
 
-    def start(self) -> Any:
+    def start(self) -> _core.CoreScan:
         with self.origins.errors():
             return _core.start_scan(self.core)
 
-    async def start_async(self) -> Any:
+    async def start_async(self) -> _core.CoreScan:
         with self.origins.errors():
             return await _core.start_scan_async(self.core)
 
@@ -105,19 +104,21 @@ def build_request(targets: str | Iterable[str], ports: str | Iterable[int], opti
     return Request(core, origins, given)
 
 
-def _row(row: tuple[Any, ...], strings: dict[str, str]) -> PortResult:
-    host, port, protocol, state, reason, rtt, attempts, hostname, service = row
+def _row(row: _core._PortRow, strings: dict[str, str]) -> PortResult:
     # one string object per distinct host, state, reason: a /16 has a few hundred thousand results
     share = strings.setdefault
-    host, protocol, state, reason = (
+    host, protocol, state, reason = row["host"], row["protocol"], row["state"], row["reason"]
+    return PortResult(
         share(host, host),
+        row["port"],
         share(protocol, protocol),
         share(state, state),
         share(reason, reason),
+        row["rtt"],
+        row["attempts"],
+        row["hostname"],
+        service=row["service"],
     )
-    if service is None:
-        return PortResult(host, port, protocol, state, reason, rtt, attempts, hostname)
-    return PortResult(host, port, protocol, state, reason, rtt, attempts, hostname, service=json.loads(service))
 
 
 class Scan:
@@ -128,7 +129,7 @@ class Scan:
 
     def __init__(
         self,
-        core: Any,
+        core: _core.CoreScan,
         options: dict[str, Any],
         progress: ProgressCallback | None = None,
         progress_interval: float = 0.2,
@@ -171,7 +172,7 @@ class Scan:
             self._take(await self._core.next_batch_async())
         return self._pending.popleft()
 
-    def _take(self, batch: list[tuple[Any, ...]] | None) -> None:
+    def _take(self, batch: list[_core._PortRow] | None) -> None:
         if batch is None:
             self._ended = True
         else:
@@ -236,7 +237,7 @@ class Scan:
             self._result = self._build(summary)
         return self._result
 
-    def _build(self, summary: dict[str, Any]) -> ScanResult:
+    def _build(self, summary: _core._Summary) -> ScanResult:
         result = build_result(
             self._found, summary, self._options, self._started, datetime.now(timezone.utc), self._strings
         )

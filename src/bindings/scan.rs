@@ -8,13 +8,138 @@ use crate::targets::{Scope, TargetOptions, Targets};
 use crate::Error;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
+use std::borrow::Cow;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::sync::{mpsc, Mutex};
 use tokio::task::JoinHandle;
 
-/// (host, port, protocol, state, reason, rtt seconds, attempts, hostname, service as JSON)
-type Row = (String, u16, &'static str, &'static str, &'static str, Option<f64>, u8, Option<String>, Option<String>);
+/// One port result as Python sees it: a dict with these keys (`_core._PortRow`, a TypedDict in
+/// `_core.pyi`). A row lives only until `portlens._scan` has made its `PortResult` of it, so its
+/// weight is a batch's, not a scan's.
+#[derive(IntoPyObject)]
+struct Row {
+    host: String,
+    port: u16,
+    protocol: &'static str,
+    state: &'static str,
+    reason: &'static str,
+    /// Seconds.
+    rtt: Option<f64>,
+    attempts: u8,
+    hostname: Option<String>,
+    /// The service record (`ServiceInfo`), serialised off the GIL by the engine's thread and made a
+    /// dict (`portlens.policy.contract.ServiceInfo`) when the batch is handed over: keys in the
+    /// record's order, values as `json.loads` would give them.
+    #[pyo3(into_py_with = service_dict)]
+    service: Option<String>,
+}
+
+fn service_dict<'py>(record: Cow<'_, Option<String>>, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+    match record.as_ref() {
+        None => Ok(py.None().into_bound(py)),
+        Some(text) => {
+            let mut de = serde_json::Deserializer::from_str(text);
+            let value = serde::de::DeserializeSeed::deserialize(PyValue(py), &mut de)
+                .map_err(|e| pyo3::exceptions::PyValueError::new_err(format!("service record: {e}")))?;
+            de.end().map_err(|e| pyo3::exceptions::PyValueError::new_err(format!("service record: {e}")))?;
+            Ok(value)
+        }
+    }
+}
+
+/// Builds the Python value of a JSON document as it is read (objects as dicts in their order).
+#[derive(Clone, Copy)]
+struct PyValue<'py>(Python<'py>);
+
+impl<'de, 'py> serde::de::DeserializeSeed<'de> for PyValue<'py> {
+    type Value = Bound<'py, PyAny>;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de, 'py> serde::de::Visitor<'de> for PyValue<'py> {
+    type Value = Bound<'py, PyAny>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(pyo3::types::PyBool::new(self.0, v).to_owned().into_any())
+    }
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        v.into_pyobject(self.0).map(Bound::into_any).map_err(E::custom)
+    }
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        v.into_pyobject(self.0).map(Bound::into_any).map_err(E::custom)
+    }
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        Ok(pyo3::types::PyFloat::new(self.0, v).into_any())
+    }
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(PyString::new(self.0, v).into_any())
+    }
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+        Ok(self.0.None().into_bound(self.0))
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let list = PyList::empty(self.0);
+        while let Some(item) = seq.next_element_seed(self)? {
+            list.append(item).map_err(serde::de::Error::custom)?;
+        }
+        Ok(list.into_any())
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let dict = PyDict::new(self.0);
+        while let Some((k, v)) = map.next_entry_seed(self, self)? {
+            dict.set_item(k, v).map_err(serde::de::Error::custom)?;
+        }
+        Ok(dict.into_any())
+    }
+}
+
+/// A scan's progress as Python sees it (`_core._Progress` in `_core.pyi`).
+#[derive(IntoPyObject)]
+struct ProgressRow {
+    total: u128,
+    done: u128,
+    open: u64,
+    /// Seconds.
+    elapsed: f64,
+    /// Probes per second.
+    rate: f64,
+    attempts: u64,
+    retries: u64,
+    resource_waits: u64,
+    concurrency: u64,
+}
+
+impl From<&Progress> for ProgressRow {
+    fn from(p: &Progress) -> Self {
+        ProgressRow {
+            total: p.total,
+            done: p.done,
+            open: p.open,
+            elapsed: p.elapsed.as_secs_f64(),
+            rate: p.rate(),
+            attempts: p.attempts,
+            retries: p.retries,
+            resource_waits: p.resource_waits,
+            concurrency: p.concurrency,
+        }
+    }
+}
+
+/// The checked targets (`_core._Resolved` in `_core.pyi`).
+#[derive(IntoPyObject)]
+struct Resolved {
+    /// (first, last, count) per interval.
+    intervals: Vec<(String, String, u128)>,
+    /// Address to the name it was given by.
+    hostnames: std::collections::HashMap<String, String>,
+    total: u128,
+}
 
 /// The longest duration any option takes: a day. Longer is not a timeout but a hang, and deadlines
 /// far in the future overflow the clock. Exported as `_core.MAX_SECONDS` (portlens's option table).
@@ -46,53 +171,61 @@ pub struct ScanRequest {
 
 #[pymethods]
 impl ScanRequest {
+    /// Every scan option is optional: `None` is the engine's default (`ScanConfig::for_protocols`,
+    /// `TimingConfig::default()`, `TargetOptions::default()`), the one copy of the defaults, which
+    /// `options()` reports (portlens's help text and recorded options read them there).
     #[new]
     #[pyo3(signature = (
-        targets, ports = "top-1000", *, exclude = Vec::new(), exclude_ports = "", scope = None,
-        concurrency = 8192, rate = None, max_per_host = None, initial_rtt_timeout = 1.0,
-        min_rtt_timeout = 0.1, max_rtt_timeout = 3.0, min_retries = 1, max_retries = 10,
-        randomize = true, seed = None, keep = vec!["open".to_string()], max_hosts = 1 << 24,
-        allow_large = false, resolve_timeout = 5.0, services = false, service_timeout = 5.0,
-        protocol = "tcp", udp_fast = false, discovery = None, icmp_interval = 1.05
+        targets, ports = "top-1000", *, exclude = None, exclude_ports = "", scope = None,
+        concurrency = None, rate = None, max_per_host = None, initial_rtt_timeout = None,
+        min_rtt_timeout = None, max_rtt_timeout = None, min_retries = None, max_retries = None,
+        randomize = None, seed = None, keep = None, max_hosts = None, allow_large = None,
+        resolve_timeout = None, services = None, service_timeout = None, protocol = "tcp",
+        udp_fast = None, discovery = None, icmp_interval = None
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         targets: Vec<String>,
         ports: &str,
-        exclude: Vec<String>,
+        exclude: Option<Vec<String>>,
         exclude_ports: &str,
         scope: Option<Vec<String>>,
-        concurrency: usize,
+        concurrency: Option<usize>,
         rate: Option<f64>,
         max_per_host: Option<usize>,
-        initial_rtt_timeout: f64,
-        min_rtt_timeout: f64,
-        max_rtt_timeout: f64,
-        min_retries: u8,
-        max_retries: u8,
-        randomize: bool,
+        initial_rtt_timeout: Option<f64>,
+        min_rtt_timeout: Option<f64>,
+        max_rtt_timeout: Option<f64>,
+        min_retries: Option<u8>,
+        max_retries: Option<u8>,
+        randomize: Option<bool>,
         seed: Option<u64>,
-        keep: Vec<String>,
-        max_hosts: u128,
-        allow_large: bool,
-        resolve_timeout: f64,
-        services: bool,
-        service_timeout: f64,
+        keep: Option<Vec<String>>,
+        max_hosts: Option<u128>,
+        allow_large: Option<bool>,
+        resolve_timeout: Option<f64>,
+        services: Option<bool>,
+        service_timeout: Option<f64>,
         protocol: &str,
-        udp_fast: bool,
+        udp_fast: Option<bool>,
         discovery: Option<bool>,
-        icmp_interval: f64,
+        icmp_interval: Option<f64>,
     ) -> PyResult<Self> {
-        let mut keep_mask = [false; STATES];
-        for state in &keep {
-            let st = PortState::parse(state).ok_or_else(|| {
-                Error::option(
-                    "keep",
-                    format!("unknown port state {state:?}; use open, closed, filtered or open|filtered"),
-                )
-            })?;
-            keep_mask[st.index()] = true;
-        }
+        let keep_mask = keep
+            .map(|keep| {
+                let mut mask = [false; STATES];
+                for state in &keep {
+                    let st = PortState::parse(state).ok_or_else(|| {
+                        Error::option(
+                            "keep",
+                            format!("unknown port state {state:?}; use open, closed, filtered or open|filtered"),
+                        )
+                    })?;
+                    mask[st.index()] = true;
+                }
+                Ok::<_, Error>(mask)
+            })
+            .transpose()?;
         if let Some(scope) = &scope {
             Scope::parse(scope)?;
         }
@@ -110,35 +243,41 @@ impl ScanRequest {
         let tcp_ports = if tcp { PortList::parse_for(ports, exclude_ports, Protocol::Tcp, both)? } else { None };
         let udp_ports = if udp { PortList::parse_for(ports, exclude_ports, Protocol::Udp, both)? } else { None };
         for (name, retries) in [("min_retries", min_retries), ("max_retries", max_retries)] {
-            if retries > MAX_RETRIES {
+            if let Some(retries) = retries.filter(|&r| r > MAX_RETRIES) {
                 return Err(Error::option(name, format!("{retries} is more than {MAX_RETRIES} retries")).into());
             }
         }
+        let secs = |name: &str, value: Option<f64>, default: Duration| value.map_or(Ok(default), |v| seconds(name, v));
         let mut config = ScanConfig::for_protocols(tcp_ports, udp_ports);
-        config.udp_fast = udp_fast;
-        config.discovery = discovery;
-        config.icmp_interval = seconds("icmp_interval", icmp_interval)?;
+        if let Some(keep) = keep_mask {
+            config.keep = keep;
+        }
+        config.udp_fast = udp_fast.unwrap_or(config.udp_fast);
+        config.discovery = discovery.or(config.discovery);
+        config.icmp_interval = secs("icmp_interval", icmp_interval, config.icmp_interval)?;
+        let t = config.timing;
         config.timing = TimingConfig {
-            initial_rto: seconds("initial_rtt_timeout", initial_rtt_timeout)?,
-            min_rto: seconds("min_rtt_timeout", min_rtt_timeout)?,
-            max_rto: seconds("max_rtt_timeout", max_rtt_timeout)?,
-            min_retries,
-            max_retries,
+            initial_rto: secs("initial_rtt_timeout", initial_rtt_timeout, t.initial_rto)?,
+            min_rto: secs("min_rtt_timeout", min_rtt_timeout, t.min_rto)?,
+            max_rto: secs("max_rtt_timeout", max_rtt_timeout, t.max_rto)?,
+            min_retries: min_retries.unwrap_or(t.min_retries),
+            max_retries: max_retries.unwrap_or(t.max_retries),
         };
-        config.concurrency = concurrency;
-        config.rate = rate;
-        config.max_per_host = max_per_host;
-        config.randomize = randomize;
-        config.seed = seed;
-        config.keep = keep_mask;
-        config.services = services;
-        config.service_budget = seconds("service_timeout", service_timeout)?;
+        config.concurrency = concurrency.unwrap_or(config.concurrency);
+        config.rate = rate.or(config.rate);
+        config.max_per_host = max_per_host.or(config.max_per_host);
+        config.randomize = randomize.unwrap_or(config.randomize);
+        config.seed = seed.or(config.seed);
+        config.services = services.unwrap_or(config.services);
+        config.service_budget = secs("service_timeout", service_timeout, config.service_budget)?;
         config.validate()?;
+        let t = TargetOptions::default();
         let target_options = TargetOptions {
-            max_addresses: max_hosts,
-            allow_large,
-            resolve_timeout: seconds("resolve_timeout", resolve_timeout)?,
+            max_addresses: max_hosts.unwrap_or(t.max_addresses),
+            allow_large: allow_large.unwrap_or(t.allow_large),
+            resolve_timeout: secs("resolve_timeout", resolve_timeout, t.resolve_timeout)?,
         };
+        let exclude = exclude.unwrap_or_default();
         Ok(ScanRequest { include: targets, exclude, scope, target_options, config })
     }
 
@@ -156,7 +295,7 @@ impl ScanRequest {
 
     /// Resolve and check the targets without scanning: `{"intervals": [(first, last, count)],
     /// "hostnames": {address: name}, "total": count}` (used to split a scan into shards).
-    fn resolve<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+    fn resolve(&self, py: Python<'_>) -> PyResult<Resolved> {
         let req = self.clone();
         let targets = {
             let _guard = runtime().enter();
@@ -165,17 +304,11 @@ impl ScanRequest {
                 Targets::build(&req.include, &req.exclude, &req.target_options, scope.as_ref()).await
             })??
         };
-        let d = PyDict::new(py);
-        let intervals: Vec<(String, String, u128)> =
-            targets.intervals().map(|(a, b, n)| (a.to_string(), b.to_string(), n)).collect();
-        d.set_item("intervals", intervals)?;
-        let names = PyDict::new(py);
-        for (ip, name) in targets.hostnames() {
-            names.set_item(ip.to_string(), name)?;
-        }
-        d.set_item("hostnames", names)?;
-        d.set_item("total", targets.len())?;
-        Ok(d)
+        Ok(Resolved {
+            intervals: targets.intervals().map(|(a, b, n)| (a.to_string(), b.to_string(), n)).collect(),
+            hostnames: targets.hostnames().map(|(ip, name)| (ip.to_string(), name.to_string())).collect(),
+            total: targets.len(),
+        })
     }
 
     /// The options as plain values, for recording with a result.
@@ -258,17 +391,17 @@ impl Shared {
     }
 
     fn row(&self, r: PortResult) -> Row {
-        (
-            r.host.to_string(),
-            r.port,
-            r.protocol.as_str(),
-            r.state.as_str(),
-            r.reason.as_str(),
-            r.rtt.map(|d| d.as_secs_f64()),
-            r.attempts,
-            self.monitor.hostname(r.host).map(str::to_string),
-            r.service.as_ref().and_then(|s| serde_json::to_string(s).ok()),
-        )
+        Row {
+            host: r.host.to_string(),
+            port: r.port,
+            protocol: r.protocol.as_str(),
+            state: r.state.as_str(),
+            reason: r.reason.as_str(),
+            rtt: r.rtt.map(|d| d.as_secs_f64()),
+            attempts: r.attempts,
+            hostname: self.monitor.hostname(r.host).map(str::to_string),
+            service: r.service.as_ref().and_then(|s| serde_json::to_string(s).ok()),
+        }
     }
 
     /// Wait for the scan task; cancel-safe (the handle stays in place until it has finished).
@@ -335,8 +468,8 @@ impl CoreScan {
         self.shared.monitor.is_cancelled()
     }
 
-    fn progress<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        progress_dict(py, &self.shared.monitor.progress())
+    fn progress(&self) -> ProgressRow {
+        ProgressRow::from(&self.shared.monitor.progress())
     }
 
     /// Wait for the end of the scan and return its summary (raises if the scan failed).
@@ -356,20 +489,6 @@ impl CoreScan {
             Python::attach(|py| summary_dict(py, &out).map(|d| d.unbind()))
         })
     }
-}
-
-fn progress_dict<'py>(py: Python<'py>, p: &Progress) -> PyResult<Bound<'py, PyDict>> {
-    let d = PyDict::new(py);
-    d.set_item("total", p.total)?;
-    d.set_item("done", p.done)?;
-    d.set_item("open", p.open)?;
-    d.set_item("elapsed", p.elapsed.as_secs_f64())?;
-    d.set_item("rate", p.rate())?;
-    d.set_item("attempts", p.attempts)?;
-    d.set_item("retries", p.retries)?;
-    d.set_item("resource_waits", p.resource_waits)?;
-    d.set_item("concurrency", p.concurrency)?;
-    Ok(d)
 }
 
 fn summary_dict<'py>(py: Python<'py>, s: &ScanSummary) -> PyResult<Bound<'py, PyDict>> {
@@ -411,7 +530,7 @@ fn summary_dict<'py>(py: Python<'py>, s: &ScanSummary) -> PyResult<Bound<'py, Py
     }
     d.set_item("counts", counts)?;
     d.set_item("hosts_down", s.hosts_down)?;
-    d.set_item("progress", progress_dict(py, &s.progress)?)?;
+    d.set_item("progress", ProgressRow::from(&s.progress))?;
     d.set_item("fd_limit", s.fd_limit)?;
     d.set_item("max_concurrency", s.max_concurrency)?;
     d.set_item("scan_rate", s.scan_rate)?;

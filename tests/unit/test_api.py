@@ -38,3 +38,31 @@ def test_lazy_names_survive_submodule_imports() -> None:
         """
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_the_engine_holds_the_one_copy_of_the_defaults() -> None:
+    """`_core.ScanRequest` takes None for every option (the engine's `ScanConfig` default), the same as
+    leaving it out; `_options.defaults()` shows them read-only."""
+    import inspect
+
+    from portlens import _core, _options
+
+    optional = {
+        "exclude", "concurrency", "rate", "max_per_host", "initial_rtt_timeout", "min_rtt_timeout",
+        "max_rtt_timeout", "min_retries", "max_retries", "randomize", "seed", "keep", "max_hosts",
+        "allow_large", "resolve_timeout", "services", "service_timeout", "udp_fast", "discovery", "icmp_interval",
+    }  # fmt: skip
+    nones = {name: None for name in optional}
+    assert _core.ScanRequest(["192.0.2.1"], "1", **nones).options() == _core.ScanRequest(["192.0.2.1"], "1").options()
+    engine = _options.defaults()
+    assert engine["concurrency"] == 8192 and engine["keep"] == ["open"] and engine["max_retries"] == 10
+    assert engine["initial_rtt_timeout"] == 1.0 and engine["service_timeout"] == 5.0 and engine["rate"] is None
+    with pytest.raises(TypeError):
+        engine["concurrency"] = 1  # type: ignore[index]
+    assert _options.defaults()["concurrency"] == 8192
+    # the signature names no default of its own: only None
+    params = inspect.signature(_core.ScanRequest).parameters
+    assert {n for n, p in params.items() if n in optional and p.default is None} == optional
+    # a value given is the one used, in the same units the options report
+    given = _core.ScanRequest(["192.0.2.1"], "1", concurrency=7, keep=["closed"], min_rtt_timeout=0.25).options()
+    assert (given["concurrency"], given["keep"], given["min_rtt_timeout"]) == (7, ["closed"], 0.25)
