@@ -169,6 +169,12 @@ impl LossEstimate {
         self.total += f64::from(lost + ok);
     }
 
+    /// Keep `f` of the weight of every sample so far.
+    pub fn scale(&mut self, f: f64) {
+        self.lost *= f;
+        self.total *= f;
+    }
+
     pub fn samples(&self) -> f64 {
         self.total
     }

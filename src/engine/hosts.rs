@@ -14,6 +14,21 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
 const SHARDS: usize = 32;
+/// The weight left to a host's loss samples when its rate is cut (see `outcome`).
+const STALE_WEIGHT: f64 = 0.25;
+
+/// (lost, answered) among `tickets` sent in host generation `gen`: all but the last were lost,
+/// the last was answered when `answered`.
+fn current_fates(tickets: &[Ticket], answered: bool, gen: u32) -> (u32, u32) {
+    let last = tickets.len().saturating_sub(1);
+    tickets.iter().enumerate().filter(|(_, t)| t.host_gen == gen).fold((0, 0), |(lost, ok), (i, _)| {
+        if answered && i == last {
+            (lost, ok + 1)
+        } else {
+            (lost + 1, ok)
+        }
+    })
+}
 /// See `retries`.
 const UDP_LOSS_RETRIES: u8 = 4;
 /// Pilots before they thin out (see `tried`).
@@ -316,13 +331,26 @@ impl HostTable {
                             h.flow.answered(t.host_gen, now, round);
                         }
                     }
+                    let mut cut = false;
                     if pilot {
-                        h.pilot_loss.add(lost_total, u32::from(answered), HOST_HALF_LIFE);
                         for t in tickets {
-                            h.flow.sample(t.host_gen, u32::from(!answered), u32::from(answered), now, round, true);
+                            let (lost, ok) = (u32::from(!answered), u32::from(answered));
+                            cut |= h.flow.sample(t.host_gen, lost, ok, now, round, true).is_some();
                         }
                     }
-                    h.loss.add(lost_total, u32::from(answered), HOST_HALF_LIFE);
+                    if cut {
+                        // What was lost at the old rate says little of the new one: a quarter of
+                        // the weight, so that the verdicts follow the new rate within a few dozen
+                        // samples (the unpaced first pass into a limiter loses nearly everything).
+                        h.loss.scale(STALE_WEIGHT);
+                        h.pilot_loss.scale(STALE_WEIGHT);
+                    }
+                    // The verdicts' estimates take the fates of tries sent at the current rate.
+                    let (lost, ok) = current_fates(tickets, answered, h.flow.gen());
+                    if pilot {
+                        h.pilot_loss.add(lost, ok, HOST_HALF_LIFE);
+                    }
+                    h.loss.add(lost, ok, HOST_HALF_LIFE);
                     h.stats.lost += u64::from(lost_total);
                     h.stats.samples += tickets.len() as u64;
                     Some(round)
@@ -485,6 +513,16 @@ impl HostTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_fates_of_the_current_rate_count() {
+        let t = |g| Ticket { host_gen: g, scan_gen: None };
+        // Two tries lost at the old rate, one lost and one answered at the new one.
+        assert_eq!(current_fates(&[t(0), t(0), t(1), t(1)], true, 1), (1, 1));
+        assert_eq!(current_fates(&[t(0), t(1)], false, 1), (1, 0));
+        assert_eq!(current_fates(&[t(0), t(0)], true, 1), (0, 0));
+        assert_eq!(current_fates(&[t(3)], true, 3), (0, 1));
+    }
 
     #[test]
     fn unknown_host_uses_global_then_initial() {
