@@ -40,7 +40,7 @@ link a veth pair created directly inside the namespaces, never in the root names
             Debian servers with a weakness (anonymous FTP, Redis without a password, SMB1, weak SSH
             algorithms, expired self-signed TLS, anonymous MQTT, VNC without a password, xrdp without
             NLA, Telnet...), 198.18.12.3 their hardened twins; stand-ins written from the protocol
-            specifications where Debian ships no server (lab/services.py, ``SERVICES`` is the truth);
+            specifications where Debian ships no server (lab/svc/, ``SERVICES`` is the truth);
             every other TCP port of both addresses is closed (nft reset).
 
 Network defences (optional parts, lab/defences.py; ``python -m lab.selftest_defences`` checks them).  Their

@@ -7,7 +7,7 @@ set -euo pipefail
 need=(iproute2 nftables procps dnsmasq-base snmpd chrony memcached tftpd-hpa)
 # The lab's relay part (high RTT, loss: the kernel has no netem) compiles lab/relay.c when it is built.
 need+=(gcc libc6-dev)
-# The lab's svc part (lab/services.py) runs these real servers in its namespace, each next to a hardened twin
+# The lab's svc part (lab/svc/) runs these real servers in its namespace, each next to a hardened twin
 # (tests/lab/test_services.py and bench/services.py).
 case "${1:-test}" in test | bench | demo) need+=(vsftpd redis-server samba xrdp openssh-server openssh-client
   inetutils-telnetd nginx-light postgresql mariadb-server mosquitto tigervnc-standalone-server tigervnc-tools openssl) ;;

@@ -2,6 +2,7 @@
 //! connect on a few common ports, or an ICMP echo reply when the process may send echoes. Hosts
 //! that stay silent through every attempt are down and cost nothing more.
 use super::hosts::Ping;
+use super::limits::{back_off, Starved};
 use super::permute::Permutation;
 use super::Ctx;
 use crate::probe::icmp::Pinger;
@@ -12,7 +13,6 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
-use tokio::time::Instant;
 use tokio_util::task::TaskTracker;
 
 /// TCP "ping" ports: the web and remote-access ports most hosts answer on, open or closed.
@@ -89,7 +89,7 @@ pub(super) async fn discover(ctx: &Arc<Ctx>, found: mpsc::UnboundedSender<IpAddr
 async fn ping_host(ctx: &Ctx, ip: IpAddr, pinger: Option<&Pinger>) -> bool {
     let rto = || ctx.hosts.rto(&ip);
     let mut attempt = 0u8;
-    let started = Instant::now();
+    let mut starved_since = None;
     while attempt < ATTEMPTS {
         if ctx.cancel.is_cancelled() {
             return false;
@@ -145,12 +145,10 @@ async fn ping_host(ctx: &Ctx, ip: IpAddr, pinger: Option<&Pinger>) -> bool {
         }
         if starved {
             // The kernel was out of sockets: this attempt proved nothing either way.
-            ctx.counters.resource_waits.fetch_add(1, Ordering::Relaxed);
             attempt -= 1;
-            if started.elapsed() > super::RESOURCE_PATIENCE {
+            if back_off(&ctx.counters.resource_waits, &ctx.cancel, &mut starved_since).await != Starved::Retry {
                 return false;
             }
-            tokio::time::sleep(Duration::from_millis(10 + u64::from(rand::random::<u8>() % 20))).await;
         }
     }
     false

@@ -4,6 +4,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 /// File descriptors kept free for the host process (Python, its files, the runtime itself).
 pub const FD_RESERVE: u64 = 48;
@@ -97,6 +98,42 @@ impl Limiter {
     }
 }
 
+/// The shortest wait after the kernel refused a resource (EMFILE, ENFILE, ENOBUFS, ...).
+/// Sockets come free as probes in flight finish, which on a LAN takes milliseconds: a longer
+/// wait would idle a starved probe well after its slot came back.
+const BACK_OFF_MIN: Duration = Duration::from_millis(5);
+/// Random milliseconds added to [`BACK_OFF_MIN`] (0 to 19): every probe in flight meets the
+/// shortage at once, and spreading their retries over 20 ms keeps them from all hitting it again
+/// at the same instant.
+const BACK_OFF_JITTER_MS: u8 = 20;
+
+/// What a probe that met a resource shortage does next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Starved {
+    /// It waited a little: try again.
+    Retry,
+    /// The scan was cancelled during the wait.
+    Cancelled,
+    /// The shortage has lasted past [`super::RESOURCE_PATIENCE`] since `since` was set.
+    OutOfPatience,
+}
+
+/// The one back-off of the engine after the kernel refused a resource: counts the wait in
+/// `waits`, gives up once the shortage has lasted [`super::RESOURCE_PATIENCE`] (`since` holds
+/// when it began; the caller keeps it across tries), else sleeps 5-24 ms unless `cancel` fires.
+pub(super) async fn back_off(waits: &AtomicU64, cancel: &CancellationToken, since: &mut Option<Instant>) -> Starved {
+    waits.fetch_add(1, Ordering::Relaxed);
+    if since.get_or_insert_with(Instant::now).elapsed() > super::RESOURCE_PATIENCE {
+        return Starved::OutOfPatience;
+    }
+    let jitter = Duration::from_millis(u64::from(rand::random::<u8>() % BACK_OFF_JITTER_MS));
+    tokio::select! {
+        biased;
+        _ = cancel.cancelled() => Starved::Cancelled,
+        _ = tokio::time::sleep(BACK_OFF_MIN + jitter) => Starved::Retry,
+    }
+}
+
 /// The next send slot of a paced stream whose following slot is `next`, and advance it. Unused
 /// time is not banked beyond one interval: no burst after a pause.
 pub fn next_slot(next: &mut Instant, now: Instant, interval: Duration) -> Instant {
@@ -173,5 +210,37 @@ mod tests {
         let took = start.elapsed();
         assert!(took >= Duration::from_millis(480), "{took:?}");
         assert!(took <= Duration::from_millis(520), "{took:?}");
+    }
+    #[tokio::test(start_paused = true)]
+    async fn back_off_waits_a_little_and_counts() {
+        let (waits, cancel, mut since) = (AtomicU64::new(0), CancellationToken::new(), None);
+        let start = Instant::now();
+        assert_eq!(back_off(&waits, &cancel, &mut since).await, Starved::Retry);
+        let took = start.elapsed();
+        assert!(took >= BACK_OFF_MIN, "{took:?}");
+        assert!(took < BACK_OFF_MIN + Duration::from_millis(BACK_OFF_JITTER_MS.into()), "{took:?}");
+        assert_eq!(since, Some(start));
+        assert_eq!(back_off(&waits, &cancel, &mut since).await, Starved::Retry);
+        assert_eq!(since, Some(start), "the shortage began at the first refusal");
+        assert_eq!(waits.load(Ordering::Relaxed), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn back_off_honours_cancellation() {
+        let (waits, cancel, mut since) = (AtomicU64::new(0), CancellationToken::new(), None);
+        cancel.cancel();
+        let start = Instant::now();
+        assert_eq!(back_off(&waits, &cancel, &mut since).await, Starved::Cancelled);
+        assert_eq!(start.elapsed(), Duration::ZERO);
+        assert_eq!(waits.load(Ordering::Relaxed), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn back_off_gives_up_after_patience() {
+        let (waits, cancel) = (AtomicU64::new(0), CancellationToken::new());
+        let mut since = Some(Instant::now());
+        tokio::time::advance(super::super::RESOURCE_PATIENCE + Duration::from_millis(1)).await;
+        assert_eq!(back_off(&waits, &cancel, &mut since).await, Starved::OutOfPatience);
+        assert_eq!(waits.load(Ordering::Relaxed), 1);
     }
 }

@@ -499,26 +499,23 @@ async fn paced(
     done.then_some(gen)
 }
 
-/// The kernel refused a resource: give the slot back, wait a little and take one again.
-/// False when the scan should stop (cancelled, or starved past patience and failed).
+/// The kernel refused a resource: retire the slot, wait a little (`limits::back_off`) and take
+/// one again. None when the scan should stop (cancelled, or starved past patience and failed).
+/// Both TCP and UDP probes wait out shortages here.
 async fn back_off(
     ctx: &Ctx,
     err: std::io::Error,
     starved_since: &mut Option<Instant>,
     permit: OwnedSemaphorePermit,
 ) -> Option<OwnedSemaphorePermit> {
-    ctx.counters.resource_waits.fetch_add(1, Ordering::Relaxed);
-    let since = *starved_since.get_or_insert_with(Instant::now);
-    if since.elapsed() > RESOURCE_PATIENCE {
-        ctx.give_up(err);
-        return None;
-    }
     ctx.limiter.shrink(permit);
-    let backoff = Duration::from_millis(5 + u64::from(rand::random::<u8>() % 20));
-    tokio::select! {
-        biased;
-        _ = ctx.cancel.cancelled() => return None,
-        _ = tokio::time::sleep(backoff) => {}
+    match limits::back_off(&ctx.counters.resource_waits, &ctx.cancel, starved_since).await {
+        limits::Starved::Retry => {}
+        limits::Starved::Cancelled => return None,
+        limits::Starved::OutOfPatience => {
+            ctx.give_up(err);
+            return None;
+        }
     }
     tokio::select! {
         biased;

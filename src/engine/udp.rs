@@ -13,7 +13,7 @@
 //!    `udp_fast` skips 2 and 3: a quick retry, then unconfirmed ports are open|filtered.
 use super::permute::Permutation;
 use super::record::record;
-use super::{Ctx, HostList, RESOURCE_PATIENCE};
+use super::{back_off, Ctx, HostList};
 use crate::ports::PortList;
 use crate::probe::udp::{self as probe_udp, UdpAttempt};
 use crate::result::{PortResult, PortState, Protocol, Reason};
@@ -202,12 +202,12 @@ async fn once(ctx: &Ctx, ip: IpAddr, port: u16, attempt: u8) -> Outcome {
     let payloads: Vec<&[u8]> = payloads.iter().map(Vec::as_slice).collect();
     let rto = || ctx.hosts.rto(&ip);
     let mut starved_since: Option<Instant> = None;
+    let mut permit = tokio::select! {
+        biased;
+        _ = ctx.cancel.cancelled() => return Outcome::Gone,
+        p = ctx.limiter.acquire() => p,
+    };
     loop {
-        let permit = tokio::select! {
-            biased;
-            _ = ctx.cancel.cancelled() => return Outcome::Gone,
-            p = ctx.limiter.acquire() => p,
-        };
         // The user's `rate` is a ceiling for every datagram too.
         if let Some(pacer) = &ctx.pacer {
             tokio::select! {
@@ -246,21 +246,13 @@ async fn once(ctx: &Ctx, ip: IpAddr, port: u16, attempt: u8) -> Outcome {
             }
             UdpAttempt::Silent => Outcome::Silent,
             UdpAttempt::Cancelled => Outcome::Gone,
-            UdpAttempt::Resource(err) => {
-                ctx.counters.resource_waits.fetch_add(1, Ordering::Relaxed);
-                let since = *starved_since.get_or_insert_with(Instant::now);
-                if since.elapsed() > RESOURCE_PATIENCE {
-                    ctx.give_up(err);
-                    return Outcome::Gone;
+            UdpAttempt::Resource(err) => match back_off(ctx, err, &mut starved_since, permit).await {
+                Some(p) => {
+                    permit = p;
+                    continue;
                 }
-                ctx.limiter.shrink(permit);
-                tokio::select! {
-                    biased;
-                    _ = ctx.cancel.cancelled() => return Outcome::Gone,
-                    _ = tokio::time::sleep(Duration::from_millis(5 + u64::from(rand::random::<u8>() % 20))) => {}
-                }
-                continue;
-            }
+                None => Outcome::Gone,
+            },
         };
     }
 }

@@ -3,11 +3,6 @@ use crate::result::Reason;
 use socket2::Socket;
 use std::os::fd::AsRawFd;
 
-/// Errors that mean the local kernel is out of a resource, not that the target answered.
-pub(crate) fn is_resource(code: i32) -> bool {
-    matches!(code, libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM | libc::EADDRNOTAVAIL | libc::EAGAIN)
-}
-
 pub(crate) fn enable_recverr(sock: &Socket, v6: bool) {
     let (level, name) = if v6 { (libc::SOL_IPV6, libc::IPV6_RECVERR) } else { (libc::SOL_IP, libc::IP_RECVERR) };
     let one: libc::c_int = 1;

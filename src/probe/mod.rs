@@ -1,4 +1,5 @@
 //! Probes: one attempt at one (address, port), classified from what the kernel reports.
+pub(crate) mod errno;
 pub(crate) mod errqueue;
 pub mod icmp;
 pub mod tcp;

@@ -3,7 +3,8 @@
 //! `connect()` reports a RST and an ICMP port-unreachable alike as ECONNREFUSED. With IP_RECVERR
 //! the kernel also queues the ICMP message on the socket's error queue, so a firewall's reject
 //! (filtered, as nmap calls it) is told apart from a closed port's RST.
-use super::errqueue::{enable_recverr, icmp_error, is_resource};
+use super::errno::{self, Verdict};
+use super::errqueue::{enable_recverr, icmp_error};
 use crate::result::{PortState, Reason};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use std::io;
@@ -99,33 +100,21 @@ fn opened(sock: Socket, rtt: Duration) -> Attempt {
 }
 
 pub(crate) fn local_error(e: io::Error) -> Attempt {
-    match e.raw_os_error() {
-        Some(code) if is_resource(code) => Attempt::Resource(e),
-        _ => Attempt::Answer { state: PortState::Filtered, reason: Reason::Error, rtt: Duration::ZERO },
-    }
+    let verdict = errno::local(e.raw_os_error());
+    attempt(verdict, e, Duration::ZERO)
 }
 
 fn refused(sock: &Socket, e: io::Error, rtt: Duration, v6: bool) -> Attempt {
-    let Some(code) = e.raw_os_error() else {
-        return local_error(e);
-    };
-    let (state, reason) = match code {
-        libc::ECONNREFUSED => match icmp_error(sock) {
-            Some(icmp) => (PortState::Filtered, icmp.reason(v6)),
-            None => (PortState::Closed, Reason::ConnRefused),
-        },
-        // The handshake completed, then the peer reset: something is listening.
-        libc::ECONNRESET | libc::EPIPE => (PortState::Open, Reason::SynAckReset),
-        libc::EHOSTUNREACH | libc::EHOSTDOWN => {
-            (PortState::Filtered, icmp_error(sock).map_or(Reason::HostUnreach, |i| i.reason(v6)))
-        }
-        libc::ENETUNREACH => (PortState::Filtered, Reason::NetUnreach),
-        libc::EACCES | libc::EPERM => (PortState::Filtered, Reason::AdminProhibited),
-        libc::ETIMEDOUT => return Attempt::Silent,
-        c if is_resource(c) => return Attempt::Resource(e),
-        _ => (PortState::Filtered, Reason::Error),
-    };
-    Attempt::Answer { state, reason, rtt }
+    let verdict = errno::classify(crate::result::Protocol::Tcp, e.raw_os_error(), icmp_error(sock), v6);
+    attempt(verdict, e, rtt)
+}
+
+fn attempt(verdict: Verdict, e: io::Error, rtt: Duration) -> Attempt {
+    match verdict {
+        Verdict::Answer(state, reason) => Attempt::Answer { state, reason, rtt },
+        Verdict::Silent => Attempt::Silent,
+        Verdict::Resource => Attempt::Resource(e),
+    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! One UDP probe: a connected socket sends a payload and waits for a datagram or an ICMP error.
 //! A connected UDP socket with IP_RECVERR hears ICMP errors without root.
-use super::errqueue::{enable_recverr, icmp_error, is_resource};
+use super::errno::{self, Verdict};
+use super::errqueue::{enable_recverr, icmp_error};
 use super::tcp::Rto;
 use crate::result::{PortState, Reason};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
@@ -123,33 +124,20 @@ fn try_recv(sock: &Socket, buf: &mut [u8], target: SocketAddr, start: Instant, v
 }
 
 fn classify_error(sock: &Socket, e: io::Error, rtt: Duration, v6: bool) -> UdpAttempt {
-    if let Some(icmp) = icmp_error(sock) {
-        return if icmp.is_port_unreachable(v6) {
-            UdpAttempt::Icmp { state: PortState::Closed, reason: Reason::PortUnreach, rtt }
-        } else {
-            UdpAttempt::Icmp { state: PortState::Filtered, reason: icmp.reason(v6), rtt }
-        };
-    }
-    let reason = match e.raw_os_error() {
-        Some(libc::ECONNREFUSED) => {
-            return UdpAttempt::Icmp { state: PortState::Closed, reason: Reason::PortUnreach, rtt };
-        }
-        Some(libc::EHOSTUNREACH) | Some(libc::EHOSTDOWN) => Reason::HostUnreach,
-        Some(libc::ENETUNREACH) => Reason::NetUnreach,
-        Some(libc::EACCES) | Some(libc::EPERM) => Reason::AdminProhibited,
-        Some(c) if is_resource(c) => return UdpAttempt::Resource(e),
-        _ => Reason::Error,
-    };
-    UdpAttempt::Icmp { state: PortState::Filtered, reason, rtt }
+    let verdict = errno::classify(crate::result::Protocol::Udp, e.raw_os_error(), icmp_error(sock), v6);
+    attempt(verdict, e, rtt)
 }
 
 fn local(e: io::Error) -> UdpAttempt {
-    match e.raw_os_error() {
-        Some(c) if is_resource(c) => UdpAttempt::Resource(e),
-        Some(libc::ENETUNREACH) => {
-            UdpAttempt::Icmp { state: PortState::Filtered, reason: Reason::NetUnreach, rtt: Duration::ZERO }
-        }
-        _ => UdpAttempt::Icmp { state: PortState::Filtered, reason: Reason::Error, rtt: Duration::ZERO },
+    let verdict = errno::local(e.raw_os_error());
+    attempt(verdict, e, Duration::ZERO)
+}
+
+fn attempt(verdict: Verdict, e: io::Error, rtt: Duration) -> UdpAttempt {
+    match verdict {
+        Verdict::Answer(state, reason) => UdpAttempt::Icmp { state, reason, rtt },
+        Verdict::Silent => UdpAttempt::Silent,
+        Verdict::Resource => UdpAttempt::Resource(e),
     }
 }
 
