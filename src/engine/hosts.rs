@@ -108,6 +108,8 @@ pub struct HostTable {
     scan: Mutex<ScanState>,
     /// Some probe was answered only on a retry: packets get lost, so retry more (UDP).
     loss_seen: AtomicBool,
+    /// Some TCP try went unanswered: until then there is no verdict for pilots to inform.
+    silence: AtomicBool,
     timing: TimingConfig,
     /// The user's hard rate ceiling, which no flow may exceed.
     ceiling: Option<f64>,
@@ -145,6 +147,7 @@ impl HostTable {
                 pilots_sent: 0,
             }),
             loss_seen: AtomicBool::new(false),
+            silence: AtomicBool::new(false),
             timing,
             ceiling,
             live: AtomicU64::new(0),
@@ -389,6 +392,11 @@ impl HostTable {
     /// host that paces itself gets one in `HOST_PILOT_EVERY` of its tries while its current
     /// rate has fewer than `MIN_SAMPLES` samples, so that a slow host learns its rate in seconds.
     pub fn tried(&self, ip: IpAddr) -> Option<u16> {
+        // A scan whose every try is answered needs no measure of loss (a live host's few ports
+        // cost one probe each), and a pilot only informs the verdict on a silent port.
+        if !self.silence.load(Ordering::Relaxed) {
+            return None;
+        }
         let scan_due = {
             let mut scan = lock(&self.scan);
             scan.since_pilot += 1;
@@ -423,6 +431,11 @@ impl HostTable {
             scan.since_pilot = 0;
         }
         Some(port)
+    }
+
+    /// A TCP try went unanswered (see `tried`).
+    pub fn silent(&self) {
+        self.silence.store(true, Ordering::Relaxed);
     }
 
     /// The chance that a try to `ip` was dropped, None without any evidence of loss or its absence.

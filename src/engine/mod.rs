@@ -594,6 +594,7 @@ async fn probe(ctx: Arc<Ctx>, tx: mpsc::Sender<PortResult>, ip: IpAddr, port: u1
                 }
                 Attempt::Silent => {
                     tickets.push(ticket);
+                    ctx.hosts.silent();
                     // No evidence of loss anywhere: the try is as good as answered-by-silence.
                     let p = ctx.hosts.drop_estimate(&ip).unwrap_or(0.0);
                     drops.push(p);
