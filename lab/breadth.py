@@ -24,7 +24,6 @@ Debian package whose version the service must report.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import os
 import signal
@@ -36,6 +35,8 @@ from pathlib import Path
 from typing import Any
 
 from .services import _private, _Supervisor, _write
+from .svc.files import samba
+from .svc.supervisor import server_main
 
 WEAK = "198.18.13.2"
 HARD = "198.18.13.3"
@@ -127,40 +128,8 @@ def build(lab: Any) -> None:
 
 
 def _samba(sv: _Supervisor, name: str, addr: str, min_protocol: str, signing: str) -> None:
-    d = sv.root / name
-    for sub in ("lock", "state", "cache", "private", "pid", "ncalrpc", "share"):
-        (d / sub).mkdir(parents=True, exist_ok=True)
-    conf = _write(
-        d / "smb.conf",
-        f"""[global]
-  server role = standalone server
-  workgroup = PORTLENSLAB
-  netbios name = {name.upper().replace("-", "")}
-  interfaces = {addr}
-  bind interfaces only = yes
-  smb ports = 445 10445
-  server min protocol = {min_protocol}
-  server signing = {signing}
-  lock directory = {d}/lock
-  state directory = {d}/state
-  cache directory = {d}/cache
-  private dir = {d}/private
-  pid directory = {d}/pid
-  ncalrpc dir = {d}/ncalrpc
-  passdb backend = tdbsam:{d}/private/passdb.tdb
-  log file = {d}/log.%m
-  load printers = no
-  printing = bsd
-  printcap name = /dev/null
-  disable spoolss = yes
-  map to guest = never
-
-[lab]
-  path = {d}/share
-  read only = yes
-""",
-    )
-    sv.start(name, ["/usr/sbin/smbd", "--foreground", "--no-process-group", "-s", str(conf)])
+    policy = f"server min protocol = {min_protocol}\n  server signing = {signing}\n"
+    samba(sv, name, addr, "445 10445", policy, workgroup="PORTLENSLAB")
 
 
 def _named(sv: _Supervisor, addr: str) -> None:
@@ -296,17 +265,7 @@ def run(root: Path, parent: int) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python3 -m lab.breadth")
-    ap.add_argument("command", choices=("run",))
-    ap.add_argument("--dir", required=True, help="folder for configurations, data and logs")
-    ap.add_argument("--lab-tag", default="", help="marker for cleanup only")
-    ap.add_argument("--parent", type=int, default=0, help="exit when this parent is gone")
-    args = ap.parse_args(argv)
-    root = Path(args.dir)
-    root.mkdir(parents=True, exist_ok=True)
-    root.chmod(0o755)
-    parent = args.parent if args.parent > 0 else os.getppid()
-    return run(root, parent)
+    return server_main("python3 -m lab.breadth", argv, run)
 
 
 if __name__ == "__main__":

@@ -43,19 +43,25 @@ vsftpd_log_file={d}/vsftpd.log
 
 
 def _samba(sv: _Supervisor, name: str, addr: str, ports: str, weak: bool) -> None:
-    d = sv.root / name
-    for sub in ("lock", "state", "cache", "private", "pid", "ncalrpc", "share"):
-        (d / sub).mkdir(parents=True, exist_ok=True)
     policy = (
         "server min protocol = NT1\n  server signing = auto\n"
         if weak
         else "server min protocol = SMB2_02\n  server signing = mandatory\n"
     )
+    samba(sv, name, addr, ports, policy)
+
+
+def samba(sv: _Supervisor, name: str, addr: str, ports: str, policy: str, workgroup: str = "PORTLENS") -> None:
+    """smbd for `addr` on `ports` (space-separated), with `policy` lines in [global] (dialects,
+    signing) and a read-only share; its state lives under the supervisor's folder."""
+    d = sv.root / name
+    for sub in ("lock", "state", "cache", "private", "pid", "ncalrpc", "share"):
+        (d / sub).mkdir(parents=True, exist_ok=True)
     conf = _write(
         d / "smb.conf",
         f"""[global]
   server role = standalone server
-  workgroup = PORTLENS
+  workgroup = {workgroup}
   netbios name = {name.upper().replace("-", "")}
   interfaces = {addr}
   bind interfaces only = yes

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from .brokers import _mosquitto
@@ -107,8 +108,10 @@ async def _main(root: Path, parent: int) -> int:
         sv.stop()
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python3 -m lab.services")
+def server_main(prog: str, argv: list[str] | None, run: Callable[[Path, int], int]) -> int:
+    """The command line of a lab server process (`prog run --dir D [--parent PID]`): `run(folder,
+    parent pid)`, which exits when the parent is gone. `--lab-tag` only marks it for cleanup."""
+    ap = argparse.ArgumentParser(prog=prog)
     ap.add_argument("command", choices=("run",))
     ap.add_argument("--dir", required=True, help="folder for configurations, data and logs")
     ap.add_argument("--lab-tag", default="", help="marker for cleanup only")
@@ -117,5 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     root = Path(args.dir)
     root.mkdir(parents=True, exist_ok=True)
     root.chmod(0o755)
-    parent = args.parent if args.parent > 0 else os.getppid()
-    return asyncio.run(_main(root, parent))
+    return run(root, args.parent if args.parent > 0 else os.getppid())
+
+
+def main(argv: list[str] | None = None) -> int:
+    return server_main("python3 -m lab.services", argv, lambda root, parent: asyncio.run(_main(root, parent)))
