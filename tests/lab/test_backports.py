@@ -22,7 +22,6 @@ import subprocess
 import sys
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -35,7 +34,7 @@ from lab.services import SERVICES
 from portlens.policy import PolicyError, VulnDB
 from portlens.policy.advisories import AdvisoryDB, load, parse_ecosystem
 from portlens.policy.pkgversion import compare
-from tests.factories import ROOT, run_cli
+from tests.factories import ROOT, Port, run_cli, stop_process
 
 DATA = ROOT / "tests" / "data" / "advisories"
 NVD = DATA / "nvdcve-2.0-openssh.json"
@@ -51,17 +50,6 @@ FIXED_DEB12 = {
     "CVE-2023-51385": "1:9.2p1-2+deb12u2",
     "CVE-2025-26465": "1:9.2p1-2+deb12u5",
 }
-
-
-@dataclass(frozen=True)
-class Port:
-    host: str
-    port: int
-    protocol: str = "tcp"
-    state: str = "open"
-    reason: str = "syn-ack"
-    hostname: str | None = None
-    service: dict[str, Any] | None = None
 
 
 def ssh_port(version: str, distro: dict[str, Any] | None, host: str = "198.18.5.1") -> Port:
@@ -536,14 +524,7 @@ def old_banners(lab: Lab, truth: dict[str, Any]) -> Iterator[tuple[str, dict[int
         assert ready and proc.stdout.readline().strip() == b"ready", "banner server did not start"
         yield addr, banners
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
-        if proc.stdout is not None:
-            proc.stdout.close()
+        stop_process(proc)
 
 
 def test_older_revisions_are_reported(old_banners: tuple[str, dict[int, str]]) -> None:
