@@ -68,14 +68,17 @@
 //! and faster again ([`PROBE_GROWTH`]) after [`QUIET_ROUNDS`] rounds without a cut, since a limit
 //! can be lifted.
 //!
-//! *The scan flow* paces the tries of hosts that do not pace themselves yet (too few samples of
-//! their own, or the first pass); once a host's own flow has been cut, its tries skip the scan
-//! flow. Per-host limiters on many hosts would otherwise look like one upstream limiter and hold
-//! every host to a share of it, and a host's share of a shared limiter is what its own flow
-//! finds anyway. The scan flow is cut only when loss shows up on at least two hosts in its
-//! generation (or the scan has one host): an upstream limiter or a congested uplink, met by
-//! hosts with too few ports each to measure it alone. A host that paces itself gets a pilot
-//! every few of its own tries while it measures a new rate.
+//! *The scan flow* paces every try, with its host's flow: a limiter shared by several hosts
+//! (one bucket behind an upstream firewall) is met only by their sum, which no host flow sees.
+//! It is cut only when loss shows up on at least two hosts in its generation (or the scan has
+//! one host): an upstream limiter or a congested uplink. Per-host limiters on many hosts also
+//! lose on several hosts at once, so the scan flow is cut with them; it then grows again as it
+//! sets the pace with loss at its base. (Letting hosts that pace themselves skip the scan flow
+//! was tried: hosts behind one bucket then overran it together, each taking the others' loss
+//! for its own, and a slow host cut itself to a few probes per second.) A host flow takes the
+//! scan flow's base loss as a floor of its own: random loss on the shared path is measured on
+//! many more samples there than one slow host gets. A host gets a pilot every few of its own
+//! tries while it measures a new rate.
 //!
 //! ## Loss-aware retries
 //! A port's *risk* — the probability that it is open and every try so far was dropped — is the
@@ -198,8 +201,7 @@ impl LossEstimate {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Ticket {
     pub host_gen: u32,
-    /// None when the try bypassed the scan flow: its host paces itself (see `HostTable::self_paced`).
-    pub scan_gen: Option<u32>,
+    pub scan_gen: u32,
 }
 
 /// One controlled flow: a paced rate, cut on measured loss and grown while answers come back.
@@ -221,6 +223,8 @@ pub struct Flow {
     ok: u32,
     lost: u32,
     base: f64,
+    /// The base loss the scan flow measured on the paths to all hosts (see `inherit_base`).
+    path_base: f64,
     /// Send rate and share that got through of the previous generation, to tell random loss.
     prev: Option<(f64, f64)>,
     /// Sends booked since the round began: a flow grows only while its pace is what limits it.
@@ -264,6 +268,7 @@ impl Flow {
             ok: 0,
             lost: 0,
             base: 0.0,
+            path_base: 0.0,
             prev: None,
             round_sent: 0,
             last_used: false,
@@ -305,6 +310,19 @@ impl Flow {
             self.debt += drop - forgot;
         }
         self.ahead_permits = want;
+    }
+
+    /// The loss this flow takes for its path's own: its own measure, or the scan flow's if higher.
+    pub fn base(&self) -> f64 {
+        self.base.max(self.path_base)
+    }
+
+    /// Take the scan flow's base loss as a floor of this (host) flow's. Random loss on the path
+    /// that every host shares is measured by the scan flow on many more samples than one host
+    /// gets; a slow host would otherwise take it for congestion and cut its rate, cut after cut,
+    /// before it has the samples to tell (a host at a few probes per second needs minutes).
+    pub fn inherit_base(&mut self, base: f64) {
+        self.path_base = base.min(MAX_BASE);
     }
 
     /// The paced rate, None while unpaced.
@@ -368,7 +386,7 @@ impl Flow {
             // Most probes lost is a flow hammering a limiter: cut on a few samples, or a host with
             // a few dozen ports never finds its limiter. Lesser loss waits for a real measure.
             let enough = n >= MIN_SAMPLES || p >= 0.5;
-            if enough && p > self.base + LOSS_MARGIN.max(noise) {
+            if enough && p > self.base() + LOSS_MARGIN.max(noise) {
                 return Some(self.cut(p, now));
             }
         }
@@ -393,7 +411,7 @@ impl Flow {
                 self.base = p.min(MAX_BASE);
             }
         }
-        let excess_through = (through / (1.0 - self.base).max(0.1)).min(1.0);
+        let excess_through = (through / (1.0 - self.base()).max(0.1)).min(1.0);
         let from = self.rate;
         // A flow that grew in this generation and was sending at its pace when the loss showed
         // is halved at most (TCP's decrease): the generation's average send rate spans the growth
@@ -445,7 +463,7 @@ impl Flow {
         self.round_sent = 0;
         let n = self.lost + self.ok;
         let p = if n > 0 { f64::from(self.lost) / f64::from(n) } else { 0.0 };
-        if !used || self.since_grow < GROW_SAMPLES || p > self.base + LOSS_MARGIN {
+        if !used || self.since_grow < GROW_SAMPLES || p > self.base() + LOSS_MARGIN {
             return;
         }
         self.since_grow = 0;
@@ -587,6 +605,25 @@ mod tests {
         let (accepted, _, flow) = simulate(1e9, 1e9, 0.2, 8.0, 7);
         assert!(accepted > 20_000.0, "rate collapsed: {accepted:.0}/s, flow {flow:?}");
         assert!(flow.base > 0.1, "{flow:?}");
+    }
+
+    #[test]
+    fn a_host_takes_the_scan_flows_base_loss_for_its_paths() {
+        // 30 % random loss measured by the scan flow: a host seeing the same is not cut for it,
+        // while one that does not know it takes it for congestion.
+        let t0 = Instant::now();
+        let feed = |f: &mut Flow| {
+            (0..200u32)
+                .filter_map(|i| f.sample(0, u32::from(i % 10 < 3), u32::from(i % 10 >= 3), t0, ROUND, true))
+                .count()
+        };
+        let mut informed = Flow::new(t0, None);
+        informed.inherit_base(0.3);
+        assert_eq!(feed(&mut informed), 0, "{informed:?}");
+        assert!(feed(&mut Flow::new(t0, None)) > 0);
+        // The inherited base is bounded like a measured one.
+        informed.inherit_base(0.99);
+        assert_eq!(informed.base(), MAX_BASE);
     }
 
     #[test]

@@ -19,9 +19,9 @@ const STALE_WEIGHT: f64 = 0.25;
 
 /// (lost, answered) among `tickets` sent in host generation `gen`: all but the last were lost,
 /// the last was answered when `answered`.
-fn current_fates(tickets: &[Ticket], answered: bool, gen: u32) -> (u32, u32) {
+fn current_fates(tickets: &[Ticket], answered: bool, current: impl Fn(&Ticket) -> bool) -> (u32, u32) {
     let last = tickets.len().saturating_sub(1);
-    tickets.iter().enumerate().filter(|(_, t)| t.host_gen == gen).fold((0, 0), |(lost, ok), (i, _)| {
+    tickets.iter().enumerate().filter(|(_, t)| current(t)).fold((0, 0), |(lost, ok), (i, _)| {
         if answered && i == last {
             (lost, ok + 1)
         } else {
@@ -115,6 +115,8 @@ pub struct HostTable {
     ceiling: Option<f64>,
     /// Live hosts; the scan flow reacts alone when there is one.
     live: AtomicU64,
+    /// The scan flow's base loss (f64 bits), the floor of every host flow's (`Flow::inherit_base`).
+    scan_base: AtomicU64,
     down: Mutex<Vec<IpAddr>>,
     down_count: AtomicU64,
     /// Careful send slots of silent hosts: (next slot, tries waiting or in flight).
@@ -151,6 +153,7 @@ impl HostTable {
             timing,
             ceiling,
             live: AtomicU64::new(0),
+            scan_base: AtomicU64::new(0),
             down: Mutex::new(Vec::new()),
             down_count: AtomicU64::new(0),
             careful: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
@@ -275,15 +278,6 @@ impl HostTable {
         }
     }
 
-    /// Whether the host paces itself: its flow was cut on its own measured loss. Its tries then
-    /// skip the scan flow, which is for hosts with too few samples to be measured alone (and for
-    /// the first pass). Paced twice, a host behind its own limiter would be held to the scan
-    /// flow's share, and a flow that does not set the pace lets bursts through: sends that
-    /// arrive at random are lost to a limiter with a burst of one at a third of its rate.
-    pub fn self_paced(&self, ip: &IpAddr) -> bool {
-        lock(self.shard(ip)).get(ip).is_some_and(|h| h.flow.cuts > 0)
-    }
-
     /// The scan flow's reservation permit to wait for before `reserve_scan` (None: unpaced).
     pub fn scan_ahead(&self) -> Option<Arc<Semaphore>> {
         lock(&self.scan).flow.ahead()
@@ -336,6 +330,7 @@ impl HostTable {
                     }
                     let mut cut = false;
                     if pilot {
+                        h.flow.inherit_base(f64::from_bits(self.scan_base.load(Ordering::Relaxed)));
                         for t in tickets {
                             let (lost, ok) = (u32::from(!answered), u32::from(answered));
                             cut |= h.flow.sample(t.host_gen, lost, ok, now, round, true).is_some();
@@ -349,7 +344,8 @@ impl HostTable {
                         h.pilot_loss.scale(STALE_WEIGHT);
                     }
                     // The verdicts' estimates take the fates of tries sent at the current rate.
-                    let (lost, ok) = current_fates(tickets, answered, h.flow.gen());
+                    let gen = h.flow.gen();
+                    let (lost, ok) = current_fates(tickets, answered, |t| t.host_gen == gen);
                     if pilot {
                         h.pilot_loss.add(lost, ok, HOST_HALF_LIFE);
                     }
@@ -363,26 +359,38 @@ impl HostTable {
         };
         let live = self.live.load(Ordering::Relaxed);
         let mut scan = lock(&self.scan);
+        let scan = &mut *scan;
         let round = scan.rtt.rto(&self.timing).unwrap_or(self.timing.initial_rto).max(host_round.unwrap_or_default());
-        scan.loss.add(lost_total, u32::from(answered), SCAN_HALF_LIFE);
-        if !pilot {
-            return;
-        }
-        scan.pilot_loss.add(lost_total, u32::from(answered), SCAN_HALF_LIFE);
-        // Tries of a host that paces itself never went through the scan flow.
-        for gen in tickets.iter().filter_map(|t| t.scan_gen) {
-            if !answered && gen == scan.flow.gen() {
-                // Loss on one host is that host's business; on several, the path's.
-                match scan.losing {
-                    (g, Some(first), _) if g == gen && first != ip => scan.losing.2 = true,
-                    (g, Some(_), _) if g == gen => {}
-                    _ => scan.losing = (gen, Some(ip), false),
+        if pilot {
+            let mut cut = false;
+            for gen in tickets.iter().map(|t| t.scan_gen) {
+                if !answered && gen == scan.flow.gen() {
+                    // Loss on one host is that host's business; on several, the path's.
+                    match scan.losing {
+                        (g, Some(first), _) if g == gen && first != ip => scan.losing.2 = true,
+                        (g, Some(_), _) if g == gen => {}
+                        _ => scan.losing = (gen, Some(ip), false),
+                    }
+                }
+                let may_cut = live <= 1 || scan.losing.2;
+                if scan.flow.sample(gen, u32::from(!answered), u32::from(answered), now, round, may_cut).is_some() {
+                    scan.losing = (scan.flow.gen(), None, false);
+                    cut = true;
                 }
             }
-            let may_cut = live <= 1 || scan.losing.2;
-            if scan.flow.sample(gen, u32::from(!answered), u32::from(answered), now, round, may_cut).is_some() {
-                scan.losing = (scan.flow.gen(), None, false);
+            if cut {
+                // As for a host (above): the scan's estimates are every host's prior, and the
+                // losses of the unpaced first pass would otherwise weigh on every verdict after it.
+                scan.loss.scale(STALE_WEIGHT);
+                scan.pilot_loss.scale(STALE_WEIGHT);
             }
+            self.scan_base.store(scan.flow.base().to_bits(), Ordering::Relaxed);
+        }
+        let gen = scan.flow.gen();
+        let (lost, ok) = current_fates(tickets, answered, |t| t.scan_gen == gen);
+        scan.loss.add(lost, ok, SCAN_HALF_LIFE);
+        if pilot {
+            scan.pilot_loss.add(lost, ok, SCAN_HALF_LIFE);
         }
     }
 
@@ -529,12 +537,13 @@ mod tests {
 
     #[test]
     fn only_fates_of_the_current_rate_count() {
-        let t = |g| Ticket { host_gen: g, scan_gen: None };
+        let t = |g| Ticket { host_gen: g, scan_gen: 0 };
+        let of = |g: u32| move |t: &Ticket| t.host_gen == g;
         // Two tries lost at the old rate, one lost and one answered at the new one.
-        assert_eq!(current_fates(&[t(0), t(0), t(1), t(1)], true, 1), (1, 1));
-        assert_eq!(current_fates(&[t(0), t(1)], false, 1), (1, 0));
-        assert_eq!(current_fates(&[t(0), t(0)], true, 1), (0, 0));
-        assert_eq!(current_fates(&[t(3)], true, 3), (0, 1));
+        assert_eq!(current_fates(&[t(0), t(0), t(1), t(1)], true, of(1)), (1, 1));
+        assert_eq!(current_fates(&[t(0), t(1)], false, of(1)), (1, 0));
+        assert_eq!(current_fates(&[t(0), t(0)], true, of(1)), (0, 0));
+        assert_eq!(current_fates(&[t(3)], true, of(3)), (0, 1));
     }
 
     #[test]

@@ -464,11 +464,7 @@ async fn send_slot(ctx: &Ctx, ip: IpAddr, cancel: &CancellationToken) -> Option<
         }
     }
     let h = &ctx.hosts;
-    let scan_gen = if h.self_paced(&ip) {
-        None
-    } else {
-        Some(paced(h.scan_ahead(), || h.reserve_scan(), |p| h.release_scan(p), cancel).await?)
-    };
+    let scan_gen = paced(h.scan_ahead(), || h.reserve_scan(), |p| h.release_scan(p), cancel).await?;
     let host_gen = paced(h.host_ahead(&ip), || h.reserve_host(&ip), |p| h.release_host(&ip, p), cancel).await?;
     Some(Ticket { host_gen, scan_gen })
 }
