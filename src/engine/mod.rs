@@ -283,9 +283,10 @@ pub fn start(targets: Targets, config: ScanConfig, runtime: &tokio::runtime::Han
     if total == 0 {
         return Err(Error::Empty(": no (host, port) pairs".into()));
     }
+    // The method is TCP's: a UDP-only scan opens no raw socket and needs no capability.
     let syn = match config.method {
-        Method::Connect => None,
-        Method::Syn => Some(syn::Transport::open().map_err(syn_refused)?),
+        Method::Syn if config.ports.is_some() => Some(syn::Transport::open().map_err(syn_refused)?),
+        _ => None,
     };
     let fd_limit = limits::raise_fd_limit();
     // Pilots get a sixteenth of the fds at most, so that a low `ulimit -n` still scans.

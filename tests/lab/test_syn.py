@@ -213,12 +213,15 @@ try:
 except portlens.OptionError as e:
     raised = [str(e), e.item]
 r = portlens.scan({host!r}, ports="{port}", method="auto")
-print(json.dumps([raised, r.options["method"], [p.port for p in r.open_ports()]]))
+# the method is TCP's: a UDP scan needs no raw socket
+u = portlens.scan({host!r}, ports="9", protocol="udp", method="syn", keep=["closed"])
+print(json.dumps([raised, r.options["method"], [p.port for p in r.open_ports()], u.counts["closed"]]))
 """
     out = subprocess.run([*_UNPRIVILEGED, code], capture_output=True, text=True, timeout=60, check=True)
-    raised, method, open_ports = json.loads(out.stdout)
+    raised, method, open_ports, udp_closed = json.loads(out.stdout)
     assert raised is not None and "CAP_NET_RAW" in raised[0] and raised[1] == "method"
     assert method == "connect" and open_ports == [port]
+    assert udp_closed == 1
     # with the capability, auto is SYN
     assert portlens.scan(host, ports=str(port), method="auto").options["method"] == "syn"
 
