@@ -66,6 +66,8 @@ pub enum Reason {
     SynAckReset,
     /// The peer answered the SYN with a RST.
     ConnRefused,
+    /// The peer answered a raw SYN (SYN scan) with a RST: nmap's name for it.
+    Reset,
     /// Nothing came back after every retry.
     NoResponse,
     /// ICMP port unreachable came back for a TCP SYN (a firewall's reject).
@@ -90,6 +92,7 @@ impl Reason {
             Reason::SynAck => "syn-ack",
             Reason::SynAckReset => "syn-ack-reset",
             Reason::ConnRefused => "conn-refused",
+            Reason::Reset => "reset",
             Reason::NoResponse => "no-response",
             Reason::PortUnreach => "port-unreach",
             Reason::HostUnreach => "host-unreach",
@@ -184,6 +187,9 @@ pub struct Progress {
     pub resource_waits: u64,
     /// The concurrency the limiter allows right now.
     pub concurrency: u64,
+    /// SYN scans: replies to our probe ports that answered no probe of this scan (a wrong
+    /// acknowledgement or quote), dropped.
+    pub spoofed: u64,
 }
 
 impl Progress {

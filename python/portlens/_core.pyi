@@ -51,6 +51,7 @@ class _Progress(TypedDict):
     retries: int
     resource_waits: int  # times the kernel refused a socket and the probe was re-queued
     concurrency: int  # probes in flight the limiter allows now
+    spoofed: int  # SYN scans: replies to our probe ports that answered no probe of the scan, dropped
 
 # a host's (probes, retransmissions, pilots, samples, lost, drop rate, rate, rate cuts, unresolved):
 # the names are `portlens.results.HOST_STATS`
@@ -115,6 +116,7 @@ class ScanRequest:
         udp_fast: bool | None = None,
         discovery: bool | None = None,
         icmp_interval: float | None = None,
+        method: str | None = None,  # "connect", "syn" (raw sockets: CAP_NET_RAW) or "auto"
     ) -> ScanRequest: ...
     @property
     def ports(self) -> list[int]:

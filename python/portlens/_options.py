@@ -257,6 +257,7 @@ OPTIONS: dict[str, Spec] = {
     "udp_fast": Flag("do not wait out ICMP rate limits"),
     "discovery": Flag("host discovery first"),
     "icmp_interval": seconds("between two UDP probes of a host that rate-limits ICMP", zero=True),
+    "method": Choice("how TCP ports are probed; syn needs CAP_NET_RAW", ("connect", "syn", "auto")),
     # Dask's (`portlens.distributed`)
     "shard_probes": Int("probes per shard", 1, 1 << 40),
     "retries": Int("resubmissions of a failed shard", 0, 1000),

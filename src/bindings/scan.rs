@@ -1,7 +1,7 @@
 //! `ScanRequest` (validated options), `CoreScan` (a running scan) and the functions that start one.
 use super::errors::PortSpecError;
 use super::runtime::{block_on, runtime};
-use crate::engine::{self, Monitor, ScanConfig, ScanHandle, TimingConfig};
+use crate::engine::{self, Method, Monitor, ScanConfig, ScanHandle, TimingConfig};
 use crate::ports::{self, PortList};
 use crate::result::{PortResult, PortState, Progress, Protocol, ScanSummary, STATES};
 use crate::targets::{Scope, TargetOptions, Targets};
@@ -113,6 +113,7 @@ struct ProgressRow {
     retries: u64,
     resource_waits: u64,
     concurrency: u64,
+    spoofed: u64,
 }
 
 impl From<&Progress> for ProgressRow {
@@ -127,6 +128,7 @@ impl From<&Progress> for ProgressRow {
             retries: p.retries,
             resource_waits: p.resource_waits,
             concurrency: p.concurrency,
+            spoofed: p.spoofed,
         }
     }
 }
@@ -181,7 +183,7 @@ impl ScanRequest {
         min_rtt_timeout = None, max_rtt_timeout = None, min_retries = None, max_retries = None,
         randomize = None, seed = None, keep = None, max_hosts = None, allow_large = None,
         resolve_timeout = None, services = None, service_timeout = None, protocol = "tcp",
-        udp_fast = None, discovery = None, icmp_interval = None
+        udp_fast = None, discovery = None, icmp_interval = None, method = None
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -210,6 +212,7 @@ impl ScanRequest {
         udp_fast: Option<bool>,
         discovery: Option<bool>,
         icmp_interval: Option<f64>,
+        method: Option<&str>,
     ) -> PyResult<Self> {
         let keep_mask = keep
             .map(|keep| {
@@ -269,6 +272,24 @@ impl ScanRequest {
         config.randomize = randomize.unwrap_or(config.randomize);
         config.seed = seed.or(config.seed);
         config.services = services.unwrap_or(config.services);
+        config.method = match method {
+            None => config.method,
+            Some("connect") => Method::Connect,
+            Some("syn") => Method::Syn,
+            // Decided here, so that the recorded options say which method ran.
+            Some("auto") => {
+                if crate::probe::syn::available() {
+                    Method::Syn
+                } else {
+                    Method::Connect
+                }
+            }
+            Some(other) => {
+                return Err(
+                    Error::option("method", format!("{other:?} is not one of \"connect\", \"syn\", \"auto\"")).into()
+                )
+            }
+        };
         config.service_budget = secs("service_timeout", service_timeout, config.service_budget)?;
         config.validate()?;
         let t = TargetOptions::default();
@@ -344,6 +365,13 @@ impl ScanRequest {
         d.set_item("keep", keep)?;
         d.set_item("services", c.services)?;
         d.set_item("service_timeout", c.service_budget.as_secs_f64())?;
+        d.set_item(
+            "method",
+            match c.method {
+                Method::Connect => "connect",
+                Method::Syn => "syn",
+            },
+        )?;
         Ok(d)
     }
 }

@@ -10,7 +10,8 @@ pub mod timing;
 mod udp;
 
 use crate::ports::PortList;
-use crate::probe::tcp::{self, Attempt};
+use crate::probe::syn;
+use crate::probe::tcp::{self, Attempt, Rto};
 use crate::result::{PortResult, PortState, Progress, Protocol, Reason, ScanStatus, ScanSummary, STATES};
 use crate::targets::Targets;
 use crate::{Error, Result};
@@ -66,6 +67,16 @@ pub struct ScanConfig {
     pub udp_fast: bool,
     /// UDP: the interval at which a rate-limited target sends ICMP errors (Linux: 1 s per peer).
     pub icmp_interval: Duration,
+    /// How a TCP try is made.
+    pub method: Method,
+}
+
+/// How one TCP try is made: a kernel connect, or a raw SYN (`probe::syn`, needs CAP_NET_RAW).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Method {
+    #[default]
+    Connect,
+    Syn,
 }
 
 impl ScanConfig {
@@ -91,6 +102,7 @@ impl ScanConfig {
             discovery: None,
             udp_fast: false,
             icmp_interval: Duration::from_millis(1050),
+            method: Method::Connect,
         }
     }
 
@@ -149,6 +161,8 @@ struct Ctx {
     fatal: Mutex<Option<Error>>,
     started: Instant,
     fd_limit: u64,
+    /// The SYN method's sockets and threads, opened at scan start (None: connect).
+    syn: Option<syn::Transport>,
 }
 
 impl Ctx {
@@ -163,6 +177,7 @@ impl Ctx {
             retries: c.retries.load(Ordering::Relaxed),
             resource_waits: c.resource_waits.load(Ordering::Relaxed),
             concurrency: self.limiter.capacity() as u64,
+            spoofed: self.syn.as_ref().map_or(0, syn::Transport::spoofed),
         }
     }
 
@@ -268,6 +283,11 @@ pub fn start(targets: Targets, config: ScanConfig, runtime: &tokio::runtime::Han
     if total == 0 {
         return Err(Error::Empty(": no (host, port) pairs".into()));
     }
+    // The method is TCP's: a UDP-only scan opens no raw socket and needs no capability.
+    let syn = match config.method {
+        Method::Syn if config.ports.is_some() => Some(syn::Transport::open().map_err(syn_refused)?),
+        _ => None,
+    };
     let fd_limit = limits::raise_fd_limit();
     // Pilots get a sixteenth of the fds at most, so that a low `ulimit -n` still scans.
     let pilot_slots = (fd_limit.saturating_sub(limits::FD_RESERVE) / 16).clamp(1, PILOT_SLOTS as u64) as usize;
@@ -289,6 +309,7 @@ pub fn start(targets: Targets, config: ScanConfig, runtime: &tokio::runtime::Han
         fatal: Mutex::new(None),
         started: Instant::now(),
         fd_limit,
+        syn,
         targets,
         config,
     });
@@ -324,6 +345,9 @@ async fn run(ctx: Arc<Ctx>, tx: mpsc::Sender<PortResult>) -> Result<ScanSummary>
     ctx.pilots_stop.cancel();
     ctx.pilots.close();
     ctx.pilots.wait().await;
+    if let Some(t) = &ctx.syn {
+        t.close();
+    }
     if let Some(ports) = ctx.config.udp_ports.clone() {
         udp::phase(&ctx, &hosts, &ports, &tx).await;
     }
@@ -522,7 +546,28 @@ async fn back_off(
 
 /// Whether an answer came from the host itself (its fate says something about loss on the path).
 fn from_host(reason: Reason) -> bool {
-    matches!(reason, Reason::SynAck | Reason::SynAckReset | Reason::ConnRefused)
+    matches!(reason, Reason::SynAck | Reason::SynAckReset | Reason::ConnRefused | Reason::Reset)
+}
+
+/// Why a SYN scan cannot start: the raw sockets were refused.
+fn syn_refused(e: std::io::Error) -> Error {
+    if matches!(e.raw_os_error(), Some(libc::EPERM | libc::EACCES)) {
+        Error::option(
+            "method",
+            "a SYN scan sends from raw sockets, which need the CAP_NET_RAW capability (root has it; \
+             or `setcap cap_net_raw+ep` on the interpreter); use method=\"connect\" or \"auto\" without it",
+        )
+    } else {
+        Error::option("method", format!("a SYN scan could not open its raw sockets: {e}"))
+    }
+}
+
+/// One TCP try to `addr` by the scan's method.
+async fn try_once(ctx: &Ctx, addr: SocketAddr, rto: &impl Rto, cancel: &CancellationToken) -> Attempt {
+    match &ctx.syn {
+        Some(t) => t.attempt(addr, rto, cancel).await,
+        None => tcp::connect(addr, rto, cancel).await,
+    }
 }
 
 /// One (host, port) to a final state: paced tries until an answer, or until enough silent tries
@@ -571,7 +616,7 @@ async fn probe(ctx: Arc<Ctx>, tx: mpsc::Sender<PortResult>, ip: IpAddr, port: u1
             if let Some(pilot) = ctx.hosts.tried(ip) {
                 spawn_pilot(&ctx, SocketAddr::new(ip, pilot));
             }
-            match tcp::connect(addr, &rto, &ctx.cancel).await {
+            match try_once(&ctx, addr, &rto, &ctx.cancel).await {
                 Attempt::Answer { state, reason, rtt } => {
                     tickets.push(ticket);
                     if from_host(reason) {
@@ -685,7 +730,7 @@ fn spawn_pilot(ctx: &Arc<Ctx>, addr: SocketAddr) {
         ctx.counters.attempts.fetch_add(1, Ordering::Relaxed);
         let rto = || ctx.hosts.rto(&addr.ip());
         let deadline = Instant::now() + rto().0;
-        let answered = match tcp::connect(addr, &rto, stop).await {
+        let answered = match try_once(&ctx, addr, &rto, stop).await {
             Attempt::Answer { reason, .. } if from_host(reason) => true,
             Attempt::Silent => false,
             _ => return,

@@ -8,7 +8,12 @@ use tokio::sync::mpsc;
 fn from_the_host(reason: Reason) -> bool {
     matches!(
         reason,
-        Reason::SynAck | Reason::SynAckReset | Reason::ConnRefused | Reason::PortUnreach | Reason::UdpResponse
+        Reason::SynAck
+            | Reason::SynAckReset
+            | Reason::ConnRefused
+            | Reason::Reset
+            | Reason::PortUnreach
+            | Reason::UdpResponse
     )
 }
 

@@ -2,5 +2,6 @@
 pub(crate) mod errno;
 pub(crate) mod errqueue;
 pub mod icmp;
+pub mod syn;
 pub mod tcp;
 pub mod udp;

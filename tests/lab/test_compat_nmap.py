@@ -184,21 +184,22 @@ def test_result_has_python_nmaps_shape_and_methods(truth: dict[str, Any]) -> Non
 def test_unsupported_arguments_raise_and_name_them(arguments: str, item: str, why: str) -> None:
     nm = nmap.PortScanner()
     with pytest.raises(nmap.NmapArgumentError, match=why) as err, warnings.catch_warnings():
-        warnings.simplefilter("ignore", nmap.CompatWarning)  # -sS warns before -sU fails
+        warnings.simplefilter("ignore", nmap.CompatWarning)  # a warning before the failure is not the point
         nm.scan("198.18.1.2", None, arguments)
     assert err.value.item == item and item in str(err.value)
     assert isinstance(err.value, portlens.OptionError) and isinstance(err.value, nmap.PortScannerError)
     assert nm.all_hosts() == []  # nothing was scanned
 
 
-def test_sS_warns_and_sV_scans(truth: dict[str, Any]) -> None:
+def test_sS_scans_and_sV_scans(truth: dict[str, Any]) -> None:
     host, port = truth["open"]["v4"], truth["open"]["open_ports"][0]
     nm = nmap.PortScanner()
-    with pytest.warns(nmap.CompatWarning, match="-sS: portlens runs TCP connect scans"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", nmap.CompatWarning)  # -sS is a SYN scan now (tests/lab/test_syn.py)
         nm.scan(host, f"{port},1", "-sS -Pn")
     assert nm[host]["tcp"][port]["state"] == "open" and nm[host]["tcp"][1]["state"] == "closed"
-    assert nm.scaninfo()["tcp"]["method"] == "connect"
-    assert nm.scaninfo()["warning"][0].startswith("Warning: -sS")
+    assert nm.scaninfo()["tcp"]["method"] == "syn"
+    assert "warning" not in nm.scaninfo()
     with warnings.catch_warnings():
         warnings.simplefilter("error", nmap.CompatWarning)  # -sV is the engine's service identification now
         nm.scan(host, str(port))  # python-nmap's default arguments are "-sV"

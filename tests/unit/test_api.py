@@ -51,6 +51,7 @@ def test_the_engine_holds_the_one_copy_of_the_defaults() -> None:
         "exclude", "concurrency", "rate", "max_per_host", "initial_rtt_timeout", "min_rtt_timeout",
         "max_rtt_timeout", "min_retries", "max_retries", "randomize", "seed", "keep", "max_hosts",
         "allow_large", "resolve_timeout", "services", "service_timeout", "udp_fast", "discovery", "icmp_interval",
+        "method",
     }  # fmt: skip
     nones = {name: None for name in optional}
     assert _core.ScanRequest(["192.0.2.1"], "1", **nones).options() == _core.ScanRequest(["192.0.2.1"], "1").options()

@@ -64,6 +64,16 @@ def add_parser(sub: Any) -> None:
     s.add_argument("--protocol", choices=("tcp", "udp", "both"), help=f"what to scan (default {engine['protocol']})")
     s.add_argument("-sU", "--udp", dest="protocol", action="store_const", const="udp", help="UDP scan (--protocol udp)")
     s.add_argument("--udp-fast", action="store_true", help="UDP: do not wait out ICMP rate limits (open|filtered)")
+    s.add_argument(
+        "--method",
+        choices=("connect", "syn", "auto"),
+        help=f"how TCP ports are probed: syn (half-open, raw sockets: root or CAP_NET_RAW), connect, or auto "
+        f"(syn when allowed) (default {engine['method']})",
+    )
+    s.add_argument("-sS", "--syn", dest="method", action="store_const", const="syn", help="SYN scan (--method syn)")
+    s.add_argument(
+        "-sT", "--connect", dest="method", action="store_const", const="connect", help="connect scan (--method connect)"
+    )
     d = s.add_mutually_exclusive_group()
     d.add_argument("--discovery", dest="discovery", action="store_const", const=True, help="host discovery first")
     d.add_argument(
@@ -120,6 +130,7 @@ def run(args: argparse.Namespace) -> int:
         "service_timeout": args.service_timeout,
         "protocol": args.protocol,
         "udp_fast": args.udp_fast,
+        "method": args.method,
         "discovery": args.discovery,
     }
     if store is not None:

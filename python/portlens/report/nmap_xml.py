@@ -169,7 +169,9 @@ def _port(parent: ET.Element, p: PortResult) -> None:
     _service(el, p)
 
 
-def _extraports(parent: ET.Element, state: str, count: int, known: Sequence[PortResult], closed_reason: bool) -> None:
+def _extraports(
+    parent: ET.Element, state: str, count: int, known: Sequence[PortResult], closed_reason: str | None
+) -> None:
     el = _el(parent, "extraports", {"state": state, "count": count})
     if len(known) == count:
         by_reason: dict[tuple[str, str], list[int]] = {}
@@ -182,8 +184,8 @@ def _extraports(parent: ET.Element, state: str, count: int, known: Sequence[Port
                 {"reason": reason, "count": len(ports), "proto": proto, "ports": compress_ports(ports)},
             )
     elif state == "closed" and closed_reason:
-        # portlens reports a port closed only on a TCP reset (connect(): ECONNREFUSED)
-        _el(el, "extrareasons", {"reason": "conn-refused", "count": count, "proto": "tcp"})
+        # portlens reports a port closed only on a TCP reset: "conn-refused" (connect) or "reset" (SYN)
+        _el(el, "extrareasons", {"reason": closed_reason, "count": count, "proto": "tcp"})
 
 
 def _ports(
@@ -192,7 +194,7 @@ def _ports(
     listed: Sequence[PortResult],
     list_limit: int | None,
     open_only: bool,
-    closed_reason: bool,
+    closed_reason: str | None,
 ) -> None:
     el = _el(parent, "ports")
     shown: list[PortResult] = []
@@ -220,7 +222,7 @@ def _host_state(h: HostResult) -> str:
     return str(getattr(h, "state", "up"))
 
 
-def _host_reason(counts: Mapping[str, int], listed: Sequence[PortResult]) -> str:
+def _host_reason(counts: Mapping[str, int], listed: Sequence[PortResult], closed: str = "conn-refused") -> str:
     """Why the host counts as up, in nmap's words: the answer of one of its ports."""
     for state in ("open", "closed"):
         reason = next((p.reason for p in listed if p.state == state and p.reason), None)
@@ -229,7 +231,7 @@ def _host_reason(counts: Mapping[str, int], listed: Sequence[PortResult]) -> str
     if counts.get("open"):
         return "syn-ack"
     if counts.get("closed"):
-        return "conn-refused"
+        return closed
     return next((p.reason for p in listed if p.reason and p.reason != "no-response"), "unknown-response")
 
 
@@ -250,6 +252,9 @@ def render(
     """The nmap XML document of ``result``; the keywords let `portlens.compat.nmap` reproduce
     nmap's own choices (``list_limit=25``, ``--open``, ``-Pn`` hosts, ``-v`` down hosts)."""
     args = args if args is not None else _default_args(result)
+    syn = result.options.get("method") == "syn"
+    if scan_type == "connect" and syn:
+        scan_type = "syn"  # the default names the method the scan ran with
     start = int(result.started.timestamp())
     end = int(result.finished.timestamp())
     startstr, endstr = time.ctime(start), time.ctime(end)
@@ -276,7 +281,9 @@ def render(
         if p.hostname and p.host not in names:
             names[p.host] = p.hostname
     # portlens marks a TCP port closed only on a reset; UDP ones close on ICMP port-unreachable
-    closed_reason = result.options.get("source") != "nmap" and result.options.get("protocol", "tcp") == "tcp"
+    closed_reason = None
+    if result.options.get("source") != "nmap" and result.options.get("protocol", "tcp") == "tcp":
+        closed_reason = "reset" if syn else "conn-refused"
     entries: list[tuple[tuple[int, int], str, HostResult | ExtraHost]] = [
         (addr_key(h.address), h.address, h) for h in result.hosts if list_down or _host_state(h) == "up"
     ]
@@ -293,7 +300,7 @@ def render(
             state, timedout, hostname = _host_state(h), False, h.hostname or names.get(address)
             reason = getattr(h, "reason", None) or ("no-response" if state != "up" else None)
             if state == "up" and (user_set or not reason):
-                reason = "user-set" if user_set else _host_reason(h.counts, listed)
+                reason = "user-set" if user_set else _host_reason(h.counts, listed, closed_reason or "conn-refused")
         else:
             state, reason, timedout, hostname = h.state, h.reason, h.timedout, h.hostname or names.get(address)
             # -Pn: a host that never answered; its probes not listed went unanswered

@@ -15,9 +15,10 @@ command: a state of more than 25 ports (times ``1 + v + 20·d`` with ``-v``/``-d
 ``extraports``, ``-Pn`` lists every target as up, ``--open`` leaves out hosts without an open port,
 ``-v`` lists down hosts.
 
-Understood arguments: ``-sT`` (portlens always runs TCP connect scans), ``-sS`` (run as a connect
-scan, with a warning), ``-sU`` (portlens's UDP scan, ``protocol="udp"``; a call scans TCP or UDP, so
-not together with ``-sT``/``-sS``), ``-sV`` (portlens's service identification, ``services=True``),
+Understood arguments: ``-sT`` (a TCP connect scan, ``method="connect"``, the default), ``-sS`` (a SYN
+scan, ``method="syn"``: raw sockets, so root or CAP_NET_RAW, as nmap needs), ``-sU`` (portlens's UDP
+scan, ``protocol="udp"``; a call scans TCP or UDP, so not together with ``-sT``/``-sS``), ``-sV``
+(portlens's service identification, ``services=True``),
 ``-sL``, ``-p`` (``T:`` prefixes, ``U:`` with ``-sU``), ``-F`` (portlens's top 100 of the protocol),
 ``--top-ports N`` (the first N of portlens's top 1000, then the other ports in ascending order),
 ``--exclude-ports``, ``-r``, ``-Pn``, ``-n``, ``-4``, ``-6``, ``-T0``..``-T5``, ``--open``,

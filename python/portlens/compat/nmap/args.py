@@ -88,7 +88,7 @@ _WHY_NOT_OPTION = (
 
 
 class CompatWarning(UserWarning):
-    """An nmap argument is honoured only in part (``-sS`` runs a connect scan)."""
+    """An nmap argument is honoured only in part (``-sV`` identifies services by portlens's own probes)."""
 
 
 class PortScannerError(PortlensError):
@@ -374,6 +374,7 @@ def read_plan(hosts: str, ports: str | None, arguments: str) -> Plan:
     if ports is not None:
         port_choice.append(("-p", _explicit_ports(ports)))
     tcp_scan = udp_scan = False
+    tcp_method: str | None = None  # "T" or "S"
     exclude_specs: list[str] = []
     exclude_specs_ports: list[str] = []
     ipv6 = False
@@ -405,13 +406,19 @@ def read_plan(hosts: str, ports: str | None, arguments: str) -> Plan:
             value(name)
         elif tok.startswith("-s") and len(tok) > 2 and tok[2:].isalpha():
             for letter in tok[2:]:
-                if letter == "T":
+                if letter in "TS":
+                    # nmap's two TCP scans are portlens's two methods (-sT: connect, the default
+                    # left unset); nmap refuses both at once
+                    if tcp_method not in (None, letter):
+                        raise NmapArgumentError(
+                            "you specified more than one type of TCP scan (-sS and -sT)", item=tok, input=arguments
+                        )
+                    tcp_method = letter
+                    if letter == "S":
+                        explicit["method"] = "syn"
                     tcp_scan = True
                 elif letter == "U":
                     udp_scan = True
-                elif letter == "S":
-                    tcp_scan = True
-                    warn("-sS: portlens runs TCP connect scans (no raw sockets); the port states are the same")
                 elif letter == "V":
                     explicit["services"] = True  # portlens identifies services by probing them
                 elif letter == "L":

@@ -49,7 +49,7 @@ def nmap_document(plan: Plan, outcome: Outcome, command_line: str, only: str | N
         list_down=plan.verbose > 0,
         extra_hosts=extra,
         hostnames=plan.hostnames,
-        scan_type=None if plan.list_only else "connect",
+        scan_type=None if plan.list_only else "connect",  # "syn" when the result's method was (render)
         verbose=plan.verbose,
         debugging=plan.debugging,
     )
