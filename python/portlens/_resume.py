@@ -191,8 +191,18 @@ def start(
             import json
 
             request = _scan.Request(request.core.resumed(json.dumps(engine)), request.origins, request._given)
-        writer, prior = reopen(db, int(scan_id), owns=owned)
-        core = request.start()
+        try:
+            # the engine checks the checkpoint against the targets and ports before any probe
+            core = request.start()
+        except OptionError as e:
+            if e.item != "resume":
+                raise
+            raise ResumeError(f"scan #{scan_id} cannot be resumed: {e.message}", item=str(scan_id)) from e
+        try:
+            writer, prior = reopen(db, int(scan_id), owns=owned)  # from here on the store changes
+        except BaseException:
+            core.cancel()
+            raise
     except BaseException:
         if owned:
             db.close()

@@ -95,8 +95,8 @@ def _interrupt_cli(argv: list[str], url: str, at: int, sig: int) -> None:
         assert proc.stderr is not None
         err = proc.stderr.read().decode()
         proc.stderr.close()
-    if sig == signal.SIGINT:
-        assert proc.returncode != 0 and "interrupted" in err, err
+    if sig != signal.SIGKILL:  # Ctrl-C and SIGTERM: cancelled, the last checkpoint written exactly
+        assert proc.returncode == 128 + sig and "interrupted" in err, err
 
 
 def _assert_same(store: Any, scan_id: int, full: portlens.ScanResult) -> portlens.ScanResult:
@@ -124,7 +124,7 @@ def _two_hosts(truth: dict[str, Any]) -> tuple[list[str], str, int]:
     return [truth["open"]["v4"], filt["v4"]], ports, 2 * count
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["sigint", "sigkill"])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL], ids=["sigint", "sigterm", "sigkill"])
 def test_cli_resume_after_a_signal_equals_an_uninterrupted_scan(
     truth: dict[str, Any], db: str, rng: random.Random, sig: int
 ) -> None:
@@ -146,9 +146,11 @@ def test_cli_resume_after_a_signal_equals_an_uninterrupted_scan(
     assert _row(db)["checkpoint"] is None  # type: ignore[index]
 
 
-def test_api_resume_probes_only_what_is_left(truth: dict[str, Any], db: str, rng: random.Random) -> None:
+def test_api_resume_probes_only_what_is_left(truth: dict[str, Any], store_url: str, rng: random.Random) -> None:
     """A scan cancelled in this process (`with` block left), resumed with `portlens.resume`: fewer
-    probes than a whole scan, progress that starts at the done fraction, one complete scan."""
+    probes than a whole scan, progress that starts at the done fraction, one complete scan; on
+    SQLite and PostgreSQL."""
+    db = store_url
     hosts, ports, total = _two_hosts(truth)
     at = rng.randrange(total // 5, total * 7 // 10)
     with portlens.store.open(db) as store:
@@ -225,7 +227,19 @@ def test_bad_resumes_are_typed_errors_and_change_nothing(truth: dict[str, Any], 
             conn.execute(sa.text("UPDATE scans SET checkpoint=:c WHERE id=:i"), {"c": json.dumps(cp), "i": open_id})
         with pytest.raises(portlens.ResumeError, match="format"):
             portlens.resume(open_id, store)
+        # targets that expand to other addresses now (here: another host of the same size)
+        with store.engine.begin() as conn:
+            cp["engine"]["format"] = 1
+            options = json.loads(conn.execute(sa.text(f"SELECT options FROM scans WHERE id={open_id}")).scalar_one())
+            options["targets"] = [truth["filt"]["v4"]]
+            conn.execute(
+                sa.text("UPDATE scans SET checkpoint=:c, options=:o WHERE id=:i"),
+                {"c": json.dumps(cp), "o": json.dumps(options), "i": open_id},
+            )
+        with pytest.raises(portlens.ResumeError, match="targets"):
+            portlens.resume(open_id, store)
         assert [(i.id, i.status, i.open_ports) for i in store.scans()] == before
+        assert len(store.load(open_id).ports) >= 1  # nothing was dropped
         # the command line says so and exits 2
         p = run_cli("scan", "--resume", str(done_id), "--db", db)
         assert p.returncode == 2 and "complete" in p.stderr
