@@ -292,3 +292,33 @@ def test_dask_scan_resumes_only_the_shards_not_merged(truth: dict[str, Any], db:
                 assert dict(resumed.counts) == dict(full.counts)
     finally:
         lc.close(timeout=30)
+
+
+def test_tcp_and_udp_resume_every_state_kept(truth: dict[str, Any], db: str, rng: random.Random) -> None:
+    """``protocol="both"`` with every state kept: the store holds one row per (port, protocol), each
+    with the state an uninterrupted scan gives it; the UDP phase is run again whole (its rows from
+    the interrupted run are replaced, not doubled)."""
+    host = truth["udp"]["v4"]
+    ports = "T:1-1500,U:53,U:69,U:123,U:161,U:11211"
+    everything = ["open", "closed", "filtered", "open|filtered"]
+    options: dict[str, Any] = {"protocol": "both", "keep": everything, "udp_fast": True}
+    total = 1500 + 5
+    at = rng.randrange(total // 10, total // 2)
+    with portlens.store.open(db) as store:
+        with portlens.start(host, ports=ports, rate=600, concurrency=64, save=store, **options) as s:
+            for _ in s:
+                if s.progress().done >= at:
+                    break
+            scan_id = s.saved_id
+        assert scan_id is not None and store.scan(scan_id).status == "incomplete"
+        assert 0 < _done(_row(db)["checkpoint"]) < 1500  # type: ignore[index]
+        resumed = portlens.resume(scan_id, store)
+        full = portlens.scan(host, ports=ports, **options)
+        saved = _assert_same(store, scan_id, full)
+
+    def states(r: portlens.ScanResult) -> set[tuple[int, str, str]]:
+        return {(p.port, p.protocol, p.state) for p in r.ports}
+
+    assert len(saved.ports) == total
+    assert states(saved) == states(full) == states(resumed)
+    assert {p.port for p in saved.open_ports() if p.protocol == "udp"} == {53, 69, 123, 161, 11211}
