@@ -151,6 +151,7 @@ class Scan:
         self._received = 0
         self._checkpoint: dict[str, Any] | None = None
         self._last_checkpoint = 0.0
+        self._checkpoint_every = 0.5  # seconds
         self._found: list[PortResult] = []
         self._strings: dict[str, str] = {}
         self._pending: deque[PortResult] = deque()
@@ -208,9 +209,13 @@ class Scan:
             self._checkpoint = None
             self._checkpoints({"kind": "local", "engine": cp})
         now = time.monotonic()
-        if self._checkpoint is None and not final and now - self._last_checkpoint >= 0.5:
-            self._last_checkpoint = now
+        if self._checkpoint is None and not final and now - self._last_checkpoint >= self._checkpoint_every:
             self._checkpoint = json.loads(self._core.checkpoint())
+            self._last_checkpoint = time.monotonic()
+            # A discovery scan's checkpoint lists every host found up (a /16's is about a megabyte,
+            # 10 ms to take and about three times that to write): space them so that this costs
+            # a few percent of the scan at most.
+            self._checkpoint_every = max(0.5, 200 * (self._last_checkpoint - now))
 
     def _report(self, force: bool = False) -> None:
         if self._callback is None:
