@@ -147,9 +147,9 @@ def test_cli_resume_after_a_signal_equals_an_uninterrupted_scan(
 
 
 def test_api_resume_probes_only_what_is_left(truth: dict[str, Any], store_url: str, rng: random.Random) -> None:
-    """A scan cancelled in this process (`with` block left), resumed with `portlens.resume`: fewer
-    probes than a whole scan, progress that starts at the done fraction, one complete scan; on
-    SQLite and PostgreSQL."""
+    """A scan cancelled in this process (`with` block left), resumed with `portlens.resume`, that
+    resume interrupted too and resumed again: fewer probes than a whole scan, progress that starts
+    at the done fraction, one complete scan; on SQLite and PostgreSQL."""
     db = store_url
     hosts, ports, total = _two_hosts(truth)
     at = rng.randrange(total // 5, total * 7 // 10)
@@ -163,13 +163,27 @@ def test_api_resume_probes_only_what_is_left(truth: dict[str, Any], store_url: s
         assert scan_id is not None
         first = _done(_row(db)["checkpoint"])  # type: ignore[index]
         assert 0 < first < total
+        # the resumed scan is interrupted in turn (Ctrl-C while it runs), and resumed again
+        at2 = rng.randrange(first + (total - first) // 10, first + (total - first) // 2)
+        stopped: list[portlens.Progress] = []
+
+        def ctrl_c(p: portlens.Progress) -> None:
+            if p.done >= at2 and not stopped:
+                stopped.append(p)
+                raise KeyboardInterrupt
+
+        with pytest.raises(portlens.ScanInterrupted) as e:
+            portlens.resume(scan_id, store, progress=ctrl_c)
+        assert e.value.result.status == "cancelled" and store.scan(scan_id).status == "incomplete"
+        second = _done(_row(db)["checkpoint"])  # type: ignore[index]
+        assert first <= second < total
         seen: list[portlens.Progress] = []
         resumed = portlens.resume(scan_id, store, progress=seen.append)
     full = portlens.scan(hosts, ports=ports, discovery=False)
     assert resumed.status == "complete"
     assert {(p.host, p.port) for p in resumed.open_ports()} == {(p.host, p.port) for p in full.open_ports()}
     assert dict(resumed.counts) == dict(full.counts)
-    assert seen and seen[0].done >= first and seen[-1].done == total
+    assert seen and seen[0].done >= second and seen[-1].done == total
     assert resumed.stats["attempts"] < full.stats["attempts"]
     with portlens.store.open(db) as store:
         _assert_same(store, scan_id, full)
