@@ -3,8 +3,8 @@
 //! TCP probes go out in the order of a keyed permutation (`permute`), walked step by step. A
 //! checkpoint names, per *batch* of hosts, a watermark: the largest `j` such that every step `< j`
 //! was either skipped or has finished and had its result handed to the result channel (tries end
-//! out of order, so the steps in flight are kept in an ordered map until everything below them is
-//! done). With the seed the scan really used (recorded even when the user gave none), the same
+//! out of order, so the steps from the watermark on are kept in a window, a byte each, until
+//! everything below them is done). With the seed the scan really used (recorded even when the user gave none), the same
 //! hosts and ports walk the same permutation again, so a resumed scan starts its walk at the
 //! watermark and probes exactly what was not yet reported. Results of steps above the watermark
 //! that finished before the interruption are probed again: the consumer de-duplicates them.
@@ -25,7 +25,7 @@
 //! start there: its summary counts the whole scan and its progress starts at the done fraction.
 use crate::result::{PortState, STATES};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
@@ -68,13 +68,37 @@ pub struct Batch {
     walk: Mutex<Walk>,
 }
 
+/// A step of the window (one byte: a /16 x 65535 walk lagging by a million steps holds a megabyte).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Slot {
+    InFlight,
+    /// Skipped by the walk, or launched and finished with this state.
+    Done(Option<PortState>),
+}
+
 #[derive(Debug, Default)]
 struct Walk {
-    /// Steps below this one were launched or skipped.
-    next: u64,
-    /// Launched steps not yet below the watermark: None in flight, Some(state) finished.
-    pending: BTreeMap<u64, Option<PortState>>,
+    /// Every step below it is done: the watermark while a step is in flight.
+    base: u64,
+    /// Steps `base..base + window.len()`, each in flight or done; the first one, if any, is in
+    /// flight. Steps after the window were not launched yet, or skipped (known once the walk
+    /// launches a later one or ends: `walked`).
+    window: VecDeque<Slot>,
+    /// The walk went past every step.
+    walked: bool,
     counts: [u64; STATES],
+}
+
+impl Walk {
+    fn advance(&mut self) {
+        while let Some(&Slot::Done(state)) = self.window.front() {
+            self.window.pop_front();
+            self.base += 1;
+            if let Some(st) = state {
+                self.counts[st.index()] += 1;
+            }
+        }
+    }
 }
 
 impl Batch {
@@ -84,7 +108,7 @@ impl Batch {
 
     /// A batch of an earlier run, continued from its mark.
     pub fn resumed(mark: &BatchMark) -> Arc<Self> {
-        let walk = Walk { next: mark.watermark, pending: BTreeMap::new(), counts: mark.counts };
+        let walk = Walk { base: mark.watermark, window: VecDeque::new(), walked: false, counts: mark.counts };
         Arc::new(Batch { hosts: mark.hosts.clone(), steps: mark.steps, walk: Mutex::new(walk) })
     }
 
@@ -94,37 +118,46 @@ impl Batch {
 
     /// The first step to launch (a resumed batch starts at its watermark).
     pub fn start(&self) -> u64 {
-        self.walk().next
+        let w = self.walk();
+        w.base + w.window.len() as u64
     }
 
     /// Step `j` is about to be launched (steps between the last launched one and `j` were skipped).
     pub fn launch(&self, j: u64) {
         let mut w = self.walk();
-        w.pending.insert(j, None);
-        w.next = j + 1;
+        let end = w.base + w.window.len() as u64;
+        if j < end {
+            return; // launched twice: a bug, but no reason to lose track of the other steps
+        }
+        if w.window.is_empty() {
+            w.base = j; // everything launched before is done, the rest was skipped
+        } else {
+            w.window.extend(std::iter::repeat_n(Slot::Done(None), (j - end) as usize));
+        }
+        w.window.push_back(Slot::InFlight);
     }
 
     /// The walk reached its end: every step is launched or skipped.
     pub fn walked(&self) {
-        self.walk().next = self.steps;
+        self.walk().walked = true;
     }
 
     /// Step `j` ended with a result that was handed over (or counted).
     pub fn finish(&self, j: u64, state: PortState) {
         let mut w = self.walk();
-        if let Some(slot) = w.pending.get_mut(&j) {
-            *slot = Some(state);
-        }
-        while let Some(entry) = w.pending.first_entry() {
-            let Some(st) = *entry.get() else { break };
-            entry.remove();
-            w.counts[st.index()] += 1;
+        let Some(i) = j.checked_sub(w.base).and_then(|i| usize::try_from(i).ok()) else { return };
+        if let Some(slot) = w.window.get_mut(i) {
+            *slot = Slot::Done(Some(state));
+            if i == 0 {
+                w.advance();
+            }
         }
     }
 
     pub fn mark(&self) -> BatchMark {
         let w = self.walk();
-        let watermark = w.pending.first_key_value().map_or(w.next, |(&j, _)| j);
+        // Nothing in flight: every step up to the walk's position is done, all of them once walked.
+        let watermark = if w.window.is_empty() && w.walked { self.steps } else { w.base };
         BatchMark { hosts: self.hosts.clone(), watermark, steps: self.steps, counts: w.counts }
     }
 }
