@@ -213,6 +213,20 @@ mod tests {
     }
 
     #[test]
+    fn steps_skipped_before_the_first_launch_are_done() {
+        let b = Batch::new(None, 8);
+        b.launch(3); // 0, 1 and 2 were skipped (cycle walking)
+        assert_eq!(b.mark().watermark, 3);
+        b.finish(3, PortState::Open);
+        assert_eq!(b.mark().watermark, 4, "nothing in flight: up to the walk's position");
+        b.launch(6);
+        b.finish(6, PortState::Closed);
+        b.walked(); // 7 skipped
+        let m = b.mark();
+        assert_eq!((m.watermark, m.counts[PortState::Open.index()], m.counts[PortState::Closed.index()]), (8, 1, 1));
+    }
+
+    #[test]
     fn fingerprint_is_stable() {
         let a: IpAddr = "198.18.0.1".parse().unwrap();
         let b: IpAddr = "198.18.0.9".parse().unwrap();
