@@ -19,6 +19,7 @@ from .exceptions import (
     PortlensError,
     PortSpecError,
     ResolveError,
+    ResumeError,
     ScanError,
     ScanInterrupted,
     ScopeError,
@@ -59,6 +60,8 @@ __all__ = [
     "OptionError",
     "ScanError",
     "ScanInterrupted",
+    "ResumeError",
+    "resume",
     "assess",
     "Policy",
     "Baseline",
@@ -102,7 +105,10 @@ def _writer(save: Any, profile: str | None, options: dict[str, Any]) -> Any:
         return None
     from .store import begin_writer
 
-    return begin_writer(save, profile, options)
+    writer = begin_writer(save, profile, options)
+    # resumable from the start: a scan killed before its first checkpoint is resumed from step 0
+    writer.checkpoint({"kind": "local", "engine": None}, now=True)
+    return writer
 
 
 def _check_profile(profile: str | None, save: Any) -> None:
@@ -221,3 +227,20 @@ async def scan_async(
     bar = _bar(progress)
     core = await request.start_async()
     return await _scan.run_async(_scan_of(core, request, bar, progress, save, profile))
+
+
+def resume(scan_id: int, store: Any = None, *, progress: ProgressArg = None, **options: Any) -> ScanResult:
+    """Resume saved scan ``scan_id`` of ``store`` (a `portlens.store.Store`, a URL or a path; None: the
+    default store) after an interruption, and return its complete result; the scan's row in the store
+    ends "complete", equal to an uninterrupted scan. Only what was not yet reported is probed again.
+
+    ``options``: ``rate``, ``concurrency``, ``max_per_host``, the RTT timeouts, ``min_retries`` /
+    ``max_retries``, ``service_timeout`` may change; any other option must equal the saved one
+    (`OptionError`). A scan that ran on Dask needs ``executor=``. An unknown id raises
+    `portlens.store.NotFoundError`, a complete scan or one without a usable checkpoint `ResumeError`.
+    See `portlens._resume` for how it works.
+    """
+    from . import _resume
+
+    bar = _bar(progress)
+    return _resume.resume(scan_id, store, progress=bar, close_progress=bar is not progress, **options)

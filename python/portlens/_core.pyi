@@ -128,6 +128,8 @@ class ScanRequest:
         """Resolve and check the targets without scanning: intervals, hostnames, total."""
     def options(self) -> dict[str, Any]:
         """The options as plain values."""
+    def resumed(self, checkpoint: str) -> ScanRequest:
+        """The same request continuing an interrupted scan from `CoreScan.checkpoint()`'s JSON."""
 
 @final
 class CoreScan:
@@ -140,6 +142,8 @@ class CoreScan:
     @property
     def cancelled(self) -> bool: ...
     def progress(self) -> _Progress: ...
+    def checkpoint(self) -> str:
+        """Where the scan is (JSON: seed, watermark per batch, results sent), to resume it."""
     def summary(self) -> _Summary:
         """Wait for the end and return the summary; raises ScanError if the scan failed."""
     def summary_async(self) -> Awaitable[_Summary]: ...

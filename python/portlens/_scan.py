@@ -8,12 +8,13 @@ the runner depends on no front end and on no library above the results.
 
 from __future__ import annotations
 
+import json
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from datetime import datetime, timezone
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from . import _core
 from ._options import check_all, port_spec
@@ -21,7 +22,7 @@ from .exceptions import ScanInterrupted
 from .files.targets import Origins
 from .files.targets import expand as expand_files
 from .progress import Progress, ProgressCallback
-from .results import PortResult, ScanResult, build_result
+from .results import STATES, PortResult, ScanResult, build_result
 
 __all__ = ["Progress", "Request", "ResultSink", "Scan", "build_request", "run", "run_async"]
 
@@ -135,12 +136,22 @@ class Scan:
         progress_interval: float = 0.2,
         sink: ResultSink | None = None,
         close_progress: bool = False,
+        prior: Iterable[PortResult] = (),
+        started: datetime | None = None,
     ) -> None:
         self._core = core
         # a store.ScanWriter when saving (``save=``): results are written in batches as they come
         self._sink = sink
         self._options = options
-        self._started = datetime.now(timezone.utc)
+        self._started = started or datetime.now(timezone.utc)
+        # a resumed scan (`portlens.resume`): the results stored before the interruption
+        self._prior = list(prior)
+        # checkpoints (`portlens.resume`): one is handed to the sink once every result it covers was
+        self._checkpoints = getattr(sink, "checkpoint", None) if sink is not None else None
+        self._received = 0
+        self._checkpoint: dict[str, Any] | None = None
+        self._last_checkpoint = 0.0
+        self._checkpoint_every = 0.5  # seconds
         self._found: list[PortResult] = []
         self._strings: dict[str, str] = {}
         self._pending: deque[PortResult] = deque()
@@ -179,9 +190,32 @@ class Scan:
             found = [_row(r, self._strings) for r in batch]
             self._found.extend(found)
             self._pending.extend(found)
+            self._received += len(batch)
             if self._sink is not None:
                 self._sink.add(found)  # also on empty batches: a pending batch whose time has come
+            self._take_checkpoint()
         self._report(force=self._ended)
+
+    def _take_checkpoint(self, final: bool = False) -> None:
+        """Hand the sink the engine's checkpoint once every result sent before it was read (and
+        added to the sink), and take the next one every half second. ``final``: the engine has
+        ended and everything was read, so its checkpoint is exact now."""
+        if self._checkpoints is None:
+            return
+        if final:
+            self._checkpoint = json.loads(self._core.checkpoint())
+        cp = self._checkpoint
+        if cp is not None and self._received >= int(cp["sent"]):
+            self._checkpoint = None
+            self._checkpoints({"kind": "local", "engine": cp})
+        now = time.monotonic()
+        if self._checkpoint is None and not final and now - self._last_checkpoint >= self._checkpoint_every:
+            self._checkpoint = json.loads(self._core.checkpoint())
+            self._last_checkpoint = time.monotonic()
+            # A discovery scan's checkpoint lists every host found up (a /16's is about a megabyte,
+            # 10 ms to take and about three times that to write): space them so that this costs
+            # a few percent of the scan at most.
+            self._checkpoint_every = max(0.5, 200 * (self._last_checkpoint - now))
 
     def _report(self, force: bool = False) -> None:
         if self._callback is None:
@@ -238,9 +272,12 @@ class Scan:
         return self._result
 
     def _build(self, summary: _core._Summary) -> ScanResult:
-        result = build_result(
-            self._found, summary, self._options, self._started, datetime.now(timezone.utc), self._strings
-        )
+        found, whole = self._found, cast(Mapping[str, Any], summary)
+        if self._prior:
+            found, whole = with_prior(self._prior, found, summary)
+        result = build_result(found, whole, self._options, self._started, datetime.now(timezone.utc), self._strings)
+        if summary["status"] != "complete":
+            self._take_checkpoint(final=True)
         if self._sink is not None:
             self._sink.finish(result)  # "complete", or "incomplete" when cancelled
         return result
@@ -302,6 +339,27 @@ async def run_async(s: Scan) -> ScanResult:
         if s._result is None:
             s.cancel()
             s.close_sink()
+
+
+def with_prior(
+    prior: Iterable[PortResult], found: list[PortResult], summary: Mapping[str, Any]
+) -> tuple[list[PortResult], dict[str, Any]]:
+    """A resumed scan's results: the stored ones, then those found now that are not among them (a
+    probe above the checkpoint is made again); hosts with stored results only are listed from them."""
+    ports = list(prior)
+    keys = {(p.host, p.port, p.protocol) for p in ports}
+    ports.extend(p for p in found if (p.host, p.port, p.protocol) not in keys)
+    hosts = list(summary["hosts"])
+    listed = {h[0] for h in hosts}
+    extra: dict[str, list[PortResult]] = {}
+    for p in ports:
+        if p.host not in listed:
+            extra.setdefault(p.host, []).append(p)
+    for address, ps in extra.items():
+        counts = tuple(sum(1 for p in ps if p.state == s) for s in STATES)
+        hostname = next((p.hostname for p in ps if p.hostname), None)
+        hosts.append((address, hostname, "up", None, counts, None, None))
+    return ports, {**summary, "hosts": hosts}
 
 
 # the name this function had (tests and older callers import it)

@@ -20,6 +20,7 @@ __all__ = [
     "OptionError",
     "ScanError",
     "ScanInterrupted",
+    "ResumeError",
 ]
 
 
@@ -69,6 +70,11 @@ class PortSpecError(InputError):
 
 class OptionError(InputError):
     """A scan option has a wrong value."""
+
+
+class ResumeError(InputError):
+    """A saved scan cannot be resumed (`portlens.resume`): it is complete, or it has no checkpoint this
+    portlens can read (saved by an older or newer version). Nothing was sent and the store is unchanged."""
 
 
 class ScanError(PortlensError, RuntimeError):

@@ -302,6 +302,18 @@ impl ScanRequest {
         Ok(ScanRequest { include: targets, exclude, scope, target_options, config })
     }
 
+    /// The same request, continuing an interrupted scan from `checkpoint` (the JSON text that
+    /// `CoreScan.checkpoint()` gave): its seed replaces this request's. A checkpoint that cannot be
+    /// read is an `OptionError` now; one of other targets or ports when the scan starts.
+    fn resumed(&self, checkpoint: &str) -> PyResult<Self> {
+        let cp: engine::checkpoint::Checkpoint = serde_json::from_str(checkpoint)
+            .map_err(|e| Error::option("resume", format!("the checkpoint cannot be read: {e}")))?;
+        let mut req = self.clone();
+        req.config.seed = Some(cp.seed);
+        req.config.resume = Some(cp);
+        Ok(req)
+    }
+
     /// The TCP ports this request probes, in ascending order.
     #[getter]
     fn ports(&self) -> Vec<u16> {
@@ -498,6 +510,14 @@ impl CoreScan {
 
     fn progress(&self) -> ProgressRow {
         ProgressRow::from(&self.shared.monitor.progress())
+    }
+
+    /// Where the scan is, as JSON text, for resuming it (see `engine::checkpoint`): the seed, a
+    /// watermark per batch of hosts, and `sent`, the number of results handed over before it was
+    /// taken (the checkpoint covers only results that were read once that many were).
+    fn checkpoint(&self) -> PyResult<String> {
+        serde_json::to_string(&self.shared.monitor.checkpoint())
+            .map_err(|e| pyo3::exceptions::PyValueError::new_err(format!("checkpoint: {e}")))
     }
 
     /// Wait for the end of the scan and return its summary (raises if the scan failed).

@@ -38,6 +38,9 @@ pub(super) async fn discover(ctx: &Arc<Ctx>, found: mpsc::UnboundedSender<IpAddr
     for j in 0..perm.steps() {
         let Some(i) = perm.at(j) else { continue };
         let Some(ip) = ctx.targets.get(u128::from(i)) else { continue };
+        if ctx.known_up.contains(&ip) {
+            continue; // a resumed scan's recorded batch: up, and port-scanned from its checkpoint
+        }
         let permit = tokio::select! {
             biased;
             _ = ctx.cancel.cancelled() => break,
@@ -82,6 +85,7 @@ pub(super) async fn discover(ctx: &Arc<Ctx>, found: mpsc::UnboundedSender<IpAddr
     }
     stop.cancel();
     let mut up = std::mem::take(&mut *up.lock().unwrap_or_else(|e| e.into_inner()));
+    up.extend(ctx.known_up.iter().copied());
     up.sort();
     up
 }

@@ -1,5 +1,6 @@
 //! The scheduler: host discovery, then TCP over a random permutation of (host, port), then UDP
 //! per host around the targets' ICMP rate limits. Results stream out through a bounded channel.
+pub mod checkpoint;
 pub mod congestion;
 mod discovery;
 pub mod hosts;
@@ -15,12 +16,13 @@ use crate::probe::tcp::{self, Attempt, Rto};
 use crate::result::{PortResult, PortState, Progress, Protocol, Reason, ScanStatus, ScanSummary, STATES};
 use crate::targets::Targets;
 use crate::{Error, Result};
+use checkpoint::{Batch, Checkpoint, Step};
 use congestion::Ticket;
 use hosts::HostTable;
 use limits::{Limiter, Pacer};
 use permute::Permutation;
 use record::record;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -69,6 +71,8 @@ pub struct ScanConfig {
     pub icmp_interval: Duration,
     /// How a TCP try is made.
     pub method: Method,
+    /// Continue an interrupted scan from its checkpoint (see `checkpoint`); its seed wins.
+    pub resume: Option<Checkpoint>,
 }
 
 /// How one TCP try is made: a kernel connect, or a raw SYN (`probe::syn`, needs CAP_NET_RAW).
@@ -103,6 +107,7 @@ impl ScanConfig {
             udp_fast: false,
             icmp_interval: Duration::from_millis(1050),
             method: Method::Connect,
+            resume: None,
         }
     }
 
@@ -142,6 +147,8 @@ struct Counters {
     retries: AtomicU64,
     resource_waits: AtomicU64,
     states: [AtomicU64; STATES],
+    /// Results handed to the result channel (see `Checkpoint::sent`).
+    sent: AtomicU64,
 }
 
 struct Ctx {
@@ -163,6 +170,13 @@ struct Ctx {
     fd_limit: u64,
     /// The SYN method's sockets and threads, opened at scan start (None: connect).
     syn: Option<syn::Transport>,
+    /// The seed of the TCP permutations: the user's, a resumed scan's, or drawn at start.
+    seed: u64,
+    /// The TCP phase's batches so far, for checkpoints.
+    batches: Mutex<Vec<Arc<Batch>>>,
+    /// Hosts of a resumed scan's recorded batches: up, and not discovered again.
+    known_up: HashSet<IpAddr>,
+    fingerprint: String,
 }
 
 impl Ctx {
@@ -240,6 +254,15 @@ impl Monitor {
         self.0.cancel.is_cancelled()
     }
 
+    /// Where the TCP phase is: enough to resume the scan if it stops now (see `checkpoint`).
+    pub fn checkpoint(&self) -> Checkpoint {
+        let ctx = &self.0;
+        let batches = ctx.batches.lock().unwrap_or_else(|e| e.into_inner()).iter().map(|b| b.mark()).collect();
+        // Read after the marks: every result below them was sent before its step was finished.
+        let sent = ctx.counters.sent.load(Ordering::SeqCst);
+        Checkpoint { format: checkpoint::FORMAT, seed: ctx.seed, targets: ctx.fingerprint.clone(), batches, sent }
+    }
+
     /// The hostname the user gave for an address, if any.
     pub fn hostname(&self, ip: IpAddr) -> Option<&str> {
         self.0.targets.hostname(ip)
@@ -296,6 +319,11 @@ pub fn start(targets: Targets, config: ScanConfig, runtime: &tokio::runtime::Han
     let cancel = CancellationToken::new();
     let counters = Counters::default();
     counters.total.store(total, Ordering::Relaxed);
+    let fingerprint = checkpoint::fingerprint(targets.intervals());
+    let (seed, batches, known_up) = match &config.resume {
+        Some(cp) => resumed(cp, &targets, &config, &fingerprint, &counters)?,
+        None => (config.seed.unwrap_or_else(rand::random), Vec::new(), HashSet::new()),
+    };
     let ctx = Arc::new(Ctx {
         hosts: HostTable::new(config.timing, config.rate),
         limiter: Limiter::new(concurrency),
@@ -310,12 +338,74 @@ pub fn start(targets: Targets, config: ScanConfig, runtime: &tokio::runtime::Han
         started: Instant::now(),
         fd_limit,
         syn,
+        seed,
+        batches: Mutex::new(batches),
+        known_up,
+        fingerprint,
         targets,
         config,
     });
     // Only the scan task and its probes hold senders, so the stream ends when the scan does.
     let task = runtime.spawn(run(Arc::clone(&ctx), tx));
     Ok(ScanHandle { results: rx, task, monitor: Monitor(ctx) })
+}
+
+/// The batches, seed and known-up hosts of a resumed scan, its counters set to where it stopped;
+/// an error if the checkpoint does not belong to this scan's targets and ports.
+#[allow(clippy::type_complexity)]
+fn resumed(
+    cp: &Checkpoint,
+    targets: &Targets,
+    config: &ScanConfig,
+    fingerprint: &str,
+    counters: &Counters,
+) -> Result<(u64, Vec<Arc<Batch>>, HashSet<IpAddr>)> {
+    let bad = |why: String| Err(Error::option("resume", why));
+    if cp.format != checkpoint::FORMAT {
+        return bad(format!("checkpoint format {} is not this version's ({})", cp.format, checkpoint::FORMAT));
+    }
+    if cp.targets != fingerprint {
+        return bad("the targets expand to other addresses than when the scan was saved".into());
+    }
+    let ports = config.ports.as_ref().map_or(0, |p| p.len() as u64);
+    let mut known_up = HashSet::new();
+    let mut batches = Vec::new();
+    for mark in &cp.batches {
+        let n_hosts = match &mark.hosts {
+            None => targets.len() as u64,
+            Some(hosts) => {
+                let within = |ip: &IpAddr| targets.intervals().any(|(lo, hi, _)| lo <= *ip && *ip <= hi);
+                if let Some(ip) = hosts.iter().find(|ip| !within(ip)) {
+                    return bad(format!("checkpoint host {ip} is not among the targets"));
+                }
+                known_up.extend(hosts.iter().copied());
+                hosts.len() as u64
+            }
+        };
+        let steps = Permutation::new(n_hosts * ports, config.randomize, Some(cp.seed)).steps();
+        if mark.steps != steps || mark.watermark > steps {
+            return bad("the checkpoint's probe order does not match these targets and ports".into());
+        }
+        for (k, &n) in mark.counts.iter().enumerate() {
+            counters.states[k].fetch_add(n, Ordering::Relaxed);
+            counters.done.fetch_add(n, Ordering::Relaxed);
+        }
+        counters.open.fetch_add(mark.counts[PortState::Open.index()], Ordering::Relaxed);
+        batches.push(Batch::resumed(mark));
+    }
+    Ok((cp.seed, batches, known_up))
+}
+
+/// The batch of every target (no discovery): the resumed one, or a new one.
+fn whole_batch(ctx: &Ctx, ports: &PortList) -> Arc<Batch> {
+    let mut batches = ctx.batches.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(b) = batches.iter().find(|b| b.hosts.is_none()) {
+        return Arc::clone(b);
+    }
+    let n = (ctx.targets.len() as u64).saturating_mul(ports.len() as u64);
+    let b = Batch::new(None, Permutation::new(n, ctx.config.randomize, Some(ctx.seed)).steps());
+    batches.push(Arc::clone(&b));
+    b
 }
 
 async fn run(ctx: Arc<Ctx>, tx: mpsc::Sender<PortResult>) -> Result<ScanSummary> {
@@ -336,7 +426,8 @@ async fn run(ctx: Arc<Ctx>, tx: mpsc::Sender<PortResult>) -> Result<ScanSummary>
     } else {
         if let Some(ports) = ctx.config.ports.clone() {
             let tracker = TaskTracker::new();
-            spawn_tcp(&ctx, &HostList::All, &ports, &tx, &tracker).await;
+            let batch = whole_batch(&ctx, &ports);
+            spawn_tcp(&ctx, &HostList::All, &ports, &tx, &tracker, &batch).await;
             tracker.close();
             tracker.wait().await;
         }
@@ -431,6 +522,12 @@ async fn tcp_pipeline(
     tx: &mpsc::Sender<PortResult>,
 ) {
     let tracker = TaskTracker::new();
+    // A resumed scan's batches first, each continued from its watermark.
+    let resumed: Vec<Arc<Batch>> = ctx.batches.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    for batch in resumed {
+        let Some(hosts) = batch.hosts.clone() else { continue };
+        spawn_tcp(ctx, &HostList::Up(hosts), ports, tx, &tracker, &batch).await;
+    }
     loop {
         let first = tokio::select! {
             biased;
@@ -441,7 +538,11 @@ async fn tcp_pipeline(
         while let Ok(ip) = found.try_recv() {
             batch.push(ip);
         }
-        spawn_tcp(ctx, &HostList::Up(batch), ports, tx, &tracker).await;
+        let n = (batch.len() as u64).saturating_mul(ports.len() as u64);
+        let steps = Permutation::new(n, ctx.config.randomize, Some(ctx.seed)).steps();
+        let mark = Batch::new(Some(batch.clone()), steps);
+        ctx.batches.lock().unwrap_or_else(|e| e.into_inner()).push(Arc::clone(&mark));
+        spawn_tcp(ctx, &HostList::Up(batch), ports, tx, &tracker, &mark).await;
     }
     tracker.close();
     tracker.wait().await;
@@ -449,19 +550,21 @@ async fn tcp_pipeline(
 
 /// Spawn a probe for every (host, port) onto `tracker`, port-major in permuted order, as the
 /// limiter allows (pacing happens per try, in `send_slot`); returns once all are spawned or the
-/// scan is cancelled.
+/// scan is cancelled. The walk starts at `batch`'s first unlaunched step (a resumed batch's
+/// watermark) and reports every launch to it (see `checkpoint`).
 async fn spawn_tcp(
     ctx: &Arc<Ctx>,
     hosts: &HostList,
     ports: &PortList,
     tx: &mpsc::Sender<PortResult>,
     tracker: &TaskTracker,
+    batch: &Arc<Batch>,
 ) {
     let n_hosts = hosts.len(&ctx.targets);
     let Some(total) = n_hosts.checked_mul(ports.len() as u64).filter(|&t| t > 0) else { return };
-    let perm = Permutation::new(total, ctx.config.randomize, ctx.config.seed);
+    let perm = Permutation::new(total, ctx.config.randomize, Some(ctx.seed));
     let cancel = ctx.cancel.clone();
-    for j in 0..perm.steps() {
+    for j in batch.start()..perm.steps() {
         let Some(i) = perm.at(j) else { continue };
         let permit = tokio::select! {
             biased;
@@ -473,7 +576,12 @@ async fn spawn_tcp(
         let (Some(ip), Some(&port)) = (hosts.get(&ctx.targets, host_idx), ports.as_slice().get(port_idx)) else {
             continue;
         };
-        tracker.spawn(probe(Arc::clone(ctx), tx.clone(), ip, port, permit));
+        batch.launch(j);
+        let step = Step { batch: Arc::clone(batch), j };
+        tracker.spawn(probe(Arc::clone(ctx), tx.clone(), ip, port, permit, step));
+    }
+    if !cancel.is_cancelled() {
+        batch.walked();
     }
 }
 
@@ -572,7 +680,14 @@ async fn try_once(ctx: &Ctx, addr: SocketAddr, rto: &impl Rto, cancel: &Cancella
 
 /// One (host, port) to a final state: paced tries until an answer, or until enough silent tries
 /// that an open port would have answered (see `congestion`); waits out resource errors.
-async fn probe(ctx: Arc<Ctx>, tx: mpsc::Sender<PortResult>, ip: IpAddr, port: u16, mut permit: OwnedSemaphorePermit) {
+async fn probe(
+    ctx: Arc<Ctx>,
+    tx: mpsc::Sender<PortResult>,
+    ip: IpAddr,
+    port: u16,
+    mut permit: OwnedSemaphorePermit,
+    step: Step,
+) {
     let _guard = PanicGuard(&ctx);
     #[cfg(test)]
     assert!(
@@ -693,7 +808,11 @@ async fn probe(ctx: Arc<Ctx>, tx: mpsc::Sender<PortResult>, ip: IpAddr, port: u1
     }
     drop(permit);
     ctx.limiter.success();
+    let state = result.state;
     record(&ctx, &tx, result).await;
+    // Only now is the result in the channel: a probe that returned early (cancelled) stays in
+    // flight for the checkpoint, and is probed again on resume.
+    step.batch.finish(step.j, state);
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

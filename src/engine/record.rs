@@ -35,7 +35,9 @@ pub(super) async fn record(ctx: &Ctx, tx: &mpsc::Sender<PortResult>, result: Por
     }
     if ctx.config.keep[result.state.index()] {
         // A consumer that went away just stops receiving; the counts stay right.
-        let _ = tx.send(result).await;
+        if tx.send(result).await.is_ok() {
+            c.sent.fetch_add(1, Ordering::SeqCst);
+        }
     }
     c.done.fetch_add(1, Ordering::Relaxed);
 }

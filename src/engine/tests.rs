@@ -163,3 +163,79 @@ async fn a_panicking_probe_fails_the_scan_instead_of_completing() {
         other => panic!("a panicked probe must fail the scan, got {other:?}"),
     }
 }
+
+/// A scan cancelled mid-way and started again from its checkpoint reports, with what the first run
+/// reported, every (host, port) exactly as an uninterrupted scan does; the second run probes only
+/// what was left (plus what finished above the watermark), and its counters start at the checkpoint.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resume_from_a_checkpoint_completes_the_scan() {
+    assert_private_namespace();
+    let listeners: Vec<TcpListener> = (0..4).map(|_| TcpListener::bind("127.0.0.1:0").unwrap()).collect();
+    let open: BTreeSet<u16> = listeners.iter().map(|l| l.local_addr().unwrap().port()).collect();
+    let spec = format!("1-1500,{}", open.iter().map(u16::to_string).collect::<Vec<_>>().join(","));
+    for discovery in [false, true] {
+        let ports = PortList::parse(&spec, "").unwrap();
+        let n = 4 * ports.len() as u128;
+        let mut cfg = ScanConfig::new(ports);
+        cfg.keep = [true, true, false, false];
+        cfg.discovery = Some(discovery);
+        cfg.rate = Some(4000.0);
+        cfg.concurrency = 64;
+        let mut h = start(targets("127.0.0.1-4"), cfg.clone(), &tokio::runtime::Handle::current()).unwrap();
+        let mut first = Vec::new();
+        while let Some(r) = h.results.recv().await {
+            first.push(r);
+            if first.len() as u128 >= n / 3 {
+                break;
+            }
+        }
+        h.monitor.cancel();
+        let monitor = h.monitor.clone();
+        let (rest, summary) = collect(h).await;
+        first.extend(rest);
+        assert_eq!(summary.status, ScanStatus::Cancelled, "discovery={discovery}");
+        let cp = monitor.checkpoint();
+        assert_eq!(cp.sent, first.len() as u64, "every result sent was read");
+        let below: u64 = cp.batches.iter().map(|b| b.counts.iter().sum::<u64>()).sum();
+        assert!(below > 0 && (below as u128) < n, "discovery={discovery}: {below} of {n} below the watermarks");
+
+        let mut again = cfg.clone();
+        again.resume = Some(cp.clone());
+        let h = start(targets("127.0.0.1-4"), again, &tokio::runtime::Handle::current()).unwrap();
+        // (the resumed scan is already running: a few results may have come in since its start)
+        let done = h.monitor.progress().done;
+        assert!(done >= u128::from(below) && done < n, "progress starts at the checkpoint: {done} of {n}, {below}");
+        let (second, resumed) = collect(h).await;
+        assert_eq!(resumed.status, ScanStatus::Complete);
+        let mut all: HashMap<(IpAddr, u16), PortState> = first.iter().map(|r| ((r.host, r.port), r.state)).collect();
+        for r in &second {
+            let prev = all.insert((r.host, r.port), r.state);
+            assert!(prev.is_none() || prev == Some(r.state), "{r:?} changed state");
+        }
+        assert_eq!(all.len() as u128, n, "discovery={discovery}: every (host, port) reported");
+        let found: BTreeSet<(IpAddr, u16)> =
+            all.iter().filter(|(_, s)| **s == PortState::Open).map(|(k, _)| *k).collect();
+        let local: IpAddr = "127.0.0.1".parse().unwrap();
+        assert_eq!(found, open.iter().map(|&p| (local, p)).collect(), "discovery={discovery}");
+        assert_eq!(resumed.counts, [open.len() as u128, n - open.len() as u128, 0, 0], "discovery={discovery}");
+        assert!((second.len() as u128) < n, "discovery={discovery}: only what was left was probed again");
+    }
+
+    // a checkpoint of other targets or another format is refused before any probe
+    let ports = PortList::parse(&spec, "").unwrap();
+    let mut cfg = ScanConfig::new(ports);
+    let h = start(targets("127.0.0.1-4"), cfg.clone(), &tokio::runtime::Handle::current()).unwrap();
+    let cp = h.monitor.checkpoint();
+    h.monitor.cancel();
+    let _ = collect(h).await;
+    cfg.resume = Some(cp.clone());
+    assert!(matches!(
+        start(targets("127.0.0.1-5"), cfg.clone(), &tokio::runtime::Handle::current()),
+        Err(Error::Option { .. })
+    ));
+    cfg.resume = Some(Checkpoint { format: checkpoint::FORMAT + 1, ..cp });
+    assert!(matches!(
+        start(targets("127.0.0.1-4"), cfg, &tokio::runtime::Handle::current()),
+        Err(Error::Option { .. })
+    ));
+}

@@ -38,6 +38,13 @@ _DB_HELP = (
 def add_scan_options(s: argparse.ArgumentParser) -> None:
     g = s.add_argument_group("history (see 'portlens history', 'portlens diff')")
     g.add_argument("--save", action="store_true", help="save the scan to the store, as it runs")
+    g.add_argument(
+        "--resume",
+        type=int,
+        metavar="SCAN_ID",
+        help="continue a saved scan that was interrupted (no TARGETS; --rate, --concurrency, timeouts and "
+        "retries may change, other options must match)",
+    )
     g.add_argument("--db", metavar="PATH|URL", help=_DB_HELP)
     g.add_argument(
         "--profile",
@@ -184,6 +191,10 @@ def _flag_value(profile: str, key: str, value: Any, actions: list[argparse.Actio
 def prepare_scan(args: argparse.Namespace) -> Store | None:
     """Fill ``args`` from ``--profile`` (targets, ports, policy, baseline and options; those given on
     the command line win); with ``--save``, return the open store the scan is saved to."""
+    if args.resume is not None:
+        if args.targets or args.profile:
+            raise OptionError("--resume continues a saved scan: give no TARGETS and no --profile")
+        return _open(args.db)  # the scan's own row is written, as with --save
     store = _open(args.db) if (args.save or args.profile) else None
     try:
         if args.profile is not None:

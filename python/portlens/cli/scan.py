@@ -97,6 +97,20 @@ def add_parser(sub: Any) -> None:
 
 def start(args: argparse.Namespace, bar: Any, options: dict[str, Any]) -> Any:
     """A local scan, or with ``--dask`` one in shards on that cluster (same interface)."""
+    if args.resume is not None:
+        from .. import _resume
+
+        # options given on the command line (not left at their defaults) must agree with the saved scan's
+        defaults = {"randomize": True, "services": False, "udp_fast": False, "allow_large": False}
+        given = {
+            k: v
+            for k, v in options.items()
+            if k not in ("save", "profile") and v not in (None, [], "") and (k not in defaults or defaults[k] != v)
+        }
+        store = options.get("save")
+        if args.dask is not None:
+            given["executor"] = args.dask
+        return _resume.start(args.resume, store, progress=bar, **given)
     if args.dask is None:
         return portlens.start(args.targets, args.ports, progress=bar, **options)
     from .. import distributed

@@ -117,6 +117,8 @@ class DistributedScan:
         retries: int = 3,
         window: int | None = None,
         sink: ResultSink | None = None,
+        resumed: Mapping[int, ScanResult] | None = None,
+        prior: Iterable[PortResult] = (),
     ) -> None:
         self._client = client
         self._sink = sink
@@ -129,10 +131,20 @@ class DistributedScan:
         # workers join during the scan. Without one, a second round keeps every thread busy.
         self._window = window or (shard_plan.slots if shard_plan.split_limits else 2 * shard_plan.slots)
         self._id = uuid.uuid4().hex[:12]
-        self._shards = iter(shard_plan)
         self._flights: dict[int, _Flight] = {}
         self._events: queue.SimpleQueue[tuple[int, Any]] = queue.SimpleQueue()
         self._merged: dict[int, _Merged] = {}  # shard id -> its one accepted delivery
+        # A resumed scan (`portlens.resume`): the shards merged before the interruption count as
+        # merged (their ports, stored, ride on the first of them) and only the others are submitted.
+        prior_ports = tuple(prior)
+        for sid, part in sorted((resumed or {}).items()):
+            shard = next(s for s in shard_plan if int(s["id"]) == sid)
+            part = dataclasses.replace(part, ports=prior_ports if not self._merged else ())
+            self._merged[sid] = _Merged("resumed", int(shard["chunk"]), int(shard["probes"]), part)
+        self._shards: Iterator[dict[str, Any]] = (s for s in shard_plan if int(s["id"]) not in self._merged)
+        # what the store records with each merged shard (`portlens.resume`): the shards' results
+        # without their ports (those are in the store's rows)
+        self._done: dict[str, Any] = {str(sid): {**m.result.to_dict(), "ports": []} for sid, m in self._merged.items()}
         self._found: list[PortResult] = []
         self._pending: deque[PortResult] = deque()
         self._duplicates = 0
@@ -247,6 +259,11 @@ class DistributedScan:
         self._pending.extend(ports)
         if self._sink is not None:
             self._sink.add(ports)
+            checkpoint = getattr(self._sink, "checkpoint", None)
+            if checkpoint is not None:
+                # after the shard's ports: both are committed in the same transaction
+                self._done[str(sid)] = {**part.to_dict(), "ports": []}
+                checkpoint({"kind": "dask", "shards": dict(self._done)})
 
     def _abort(self) -> None:
         futures = [f.future for f in self._flights.values()]
@@ -490,10 +507,80 @@ def start(
     )
     sink = None if save is None else begin_writer(save, profile, recorded)
     try:
+        if sink is not None:
+            sink.checkpoint({"kind": "dask", "shards": {}}, now=True)  # resumable from the start
         return DistributedScan(executor, shard_plan, recorded, progress=progress, retries=retries, sink=sink)
     except BaseException:
         if sink is not None:
             sink.close()
+        raise
+
+
+#: What a Dask scan records besides the options of a local scan (`start`).
+_PLAN_KEYS = ("executor", "scheduler", "slots", "shards", "shard_probes", "rate_per_shard", "max_per_host_per_shard")
+
+
+def resume(
+    store: Any,
+    scan_id: int,
+    checkpoint: Mapping[str, Any],
+    options: Mapping[str, Any],
+    recorded: Mapping[str, Any],
+    port_spec: str,
+    *,
+    executor: Any,
+    progress: ProgressCallback | None = None,
+    owned: bool = False,
+) -> DistributedScan:
+    """Resume saved Dask scan ``scan_id`` (called by `portlens.resume`, which checked the row): the
+    same shard plan again (the recorded slots and shard size), the shards the checkpoint names as
+    merged kept, the others run. The stored UDP results stay: a shard is merged whole."""
+    from ..exceptions import ResumeError
+    from ..store.writer import reopen
+
+    for name in ("rate", "max_per_host"):
+        if name in options and options[name] != recorded.get(name):
+            raise OptionError(f"{name} cannot change when resuming a Dask scan: it sizes the shards", item=name)
+    opts = {k: v for k, v in options.items() if k not in _PLAN_KEYS}
+    client = connect(executor) if isinstance(executor, str) else executor
+    try:
+        shard_plan = plan(
+            list(recorded["targets"]),
+            port_spec,
+            slots=int(recorded["slots"]),
+            shard_probes=int(recorded["shard_probes"]),
+            **opts,
+        )
+        if shard_plan.shards != int(recorded["shards"]):
+            raise ResumeError(
+                f"scan #{scan_id}: its targets and ports now cut into {shard_plan.shards} shards, not "
+                f"{recorded['shards']}: scan again instead",
+                item=str(scan_id),
+            )
+        parts = {int(sid): ScanResult.from_dict(d) for sid, d in checkpoint.get("shards", {}).items()}
+        sink, prior = reopen(store, scan_id, keep_udp=True, owns=owned)
+        s = DistributedScan(client, shard_plan, recorded, progress=progress, sink=sink, resumed=parts, prior=prior)
+    except BaseException:
+        if client is not executor:
+            client.close()
+        raise
+    if client is not executor:
+        s.owns_client = True
+        if s._ended:
+            s._close_client()
+    return s
+
+
+def run_distributed(s: DistributedScan) -> ScanResult:
+    """Wait for ``s``; Ctrl-C cancels it and raises `ScanInterrupted` with the merged shards."""
+    try:
+        return s.result()
+    except KeyboardInterrupt:
+        s.cancel()
+        raise ScanInterrupted(s.result()) from None
+    except BaseException:
+        s.cancel()  # e.g. a progress callback raised: leave nothing running on the cluster
+        s._close_sink()  # what was merged stays saved, "incomplete"
         raise
 
 

@@ -136,9 +136,17 @@ def _v2(conn: Connection) -> None:
         conn.execute(text(f"ALTER TABLE {ops.quote(table)} ADD COLUMN {ops.quote(column)} {kind}"))
 
 
+def _v3(conn: Connection) -> None:
+    """Version 3: a running scan's checkpoint, to resume it after an interruption."""
+    ops = conn.dialect.identifier_preparer
+    kind = "JSON" if conn.dialect.name == "postgresql" else "TEXT"
+    conn.execute(text(f"ALTER TABLE {ops.quote('scans')} ADD COLUMN {ops.quote('checkpoint')} {kind}"))
+
+
 STEPS: tuple[Step, ...] = (
     Step(1, "profiles, scans, scan_ports, scan_hosts", _v1),
     Step(2, "scan_hosts.stats, scans.warnings", _v2),
+    Step(3, "scans.checkpoint", _v3),
 )
 LATEST = STEPS[-1].version
 

@@ -63,6 +63,8 @@ scans = Table(
     Column("stats", JSON(none_as_null=True)),
     Column("warnings", JSON(none_as_null=True)),
     Column("assessment", JSON(none_as_null=True)),  # summary: score, counts, policy, findings
+    # where an incomplete scan got to, for `portlens.resume` (see `portlens.resume`); NULL once complete
+    Column("checkpoint", JSON(none_as_null=True)),
     Index("ix_scans_profile_started", "profile", "started"),
     Index("ix_scans_target_key_started", "target_key", "started"),
 )

@@ -4,10 +4,10 @@ its end (result, hosts, assessment)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 
 from ..results import PortResult, ScanResult
 from .engine import write_tx
@@ -58,12 +58,26 @@ class ScanWriter:
         self._owns = owns
         self._buffer: list[dict[str, Any]] = []
         self._seen: set[tuple[str, int, str]] = set()
+        self._checkpoint: Mapping[str, Any] | None = None  # to write with the next batch
         self._last = time.monotonic()
         self.finished = False
 
     def owns_store(self) -> None:
         """Close the store when the scan is finished or closed (a store opened for this scan alone)."""
         self._owns = True
+
+    def resuming(self, keys: Iterable[tuple[str, int, str]]) -> None:
+        """Continue a scan whose results under ``keys`` are stored already (`portlens.resume`):
+        probes above the checkpoint are made again, and their results must not be written twice."""
+        self._seen.update(keys)
+
+    def checkpoint(self, checkpoint: Mapping[str, Any], *, now: bool = False) -> None:
+        """Record where the scan is (`portlens.resume`), in the transaction of the next batch: the
+        caller gives one only after `add` got every result it covers, so a checkpoint is never
+        committed without them. ``now``: write it at once."""
+        self._checkpoint = checkpoint
+        if now:
+            self.flush()
 
     def add(self, ports: Iterable[PortResult]) -> None:
         """Queue port results (duplicates are dropped); writes a batch when one is due. Calling it with
@@ -73,30 +87,35 @@ class ScanWriter:
             if key not in self._seen:
                 self._seen.add(key)
                 self._buffer.append(port_row(self.id, p))
-        if self._buffer and (len(self._buffer) >= self.batch or time.monotonic() - self._last >= self.interval):
+        due = len(self._buffer) >= self.batch or time.monotonic() - self._last >= self.interval
+        if (self._buffer or self._checkpoint is not None) and due:
             self.flush()
 
     @translate_errors
     def flush(self) -> None:
         """Write what is queued, in one transaction."""
         rows, self._buffer = self._buffer, []
+        checkpoint, self._checkpoint = self._checkpoint, None
         self._last = time.monotonic()
-        if not rows:
+        if not rows and checkpoint is None:
             return
         try:
             with write_tx(self.store.engine) as conn:
-                self._write(conn, rows)
+                self._write(conn, rows, checkpoint)
         except BaseException:
             self._buffer = rows + self._buffer  # kept for the next try
+            if self._checkpoint is None:
+                self._checkpoint = checkpoint
             raise
 
-    def _write(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+    def _write(self, conn: Connection, rows: list[dict[str, Any]], checkpoint: Mapping[str, Any] | None = None) -> None:
         if rows:
             conn.execute(insert(scan_ports), rows)
         opened = sum(1 for r in rows if r["state"] == "open")
-        conn.execute(
-            update(scans).where(scans.c.id == self.id).values(open_ports=scans.c.open_ports + opened, updated=utc_now())
-        )
+        values: dict[str, Any] = {"open_ports": scans.c.open_ports + opened, "updated": utc_now()}
+        if checkpoint is not None:
+            values["checkpoint"] = plain(dict(checkpoint))
+        conn.execute(update(scans).where(scans.c.id == self.id).values(**values))
 
     @translate_errors
     def finish(self, result: ScanResult, assessment: Assessment | None = None) -> int:
@@ -110,8 +129,10 @@ class ScanWriter:
                 self._seen.add(key)
                 self._buffer.append(port_row(self.id, p))
         rows, self._buffer = self._buffer, []
+        checkpoint, self._checkpoint = self._checkpoint, None
         with write_tx(self.store.engine) as conn:
-            self._write(conn, rows)
+            # a cancelled scan keeps its last checkpoint; a complete one needs none
+            self._write(conn, rows, checkpoint)
             write_end(conn, self.id, result, assessment)
         self.finished = True
         if self._owns:
@@ -125,6 +146,25 @@ class ScanWriter:
         finally:
             if self._owns and not self.finished:
                 self.store.close()
+
+
+def reopen(
+    store: Database, scan_id: int, *, keep_udp: bool = False, owns: bool = False
+) -> tuple[ScanWriter, list[PortResult]]:
+    """A writer that continues saved scan ``scan_id`` (`portlens.resume`), and the results stored
+    that stay. What the resumed scan makes again is dropped first: its hosts (written at its end), and
+    its UDP results unless ``keep_udp`` (a local scan runs UDP again whole; a Dask shard is merged whole).
+    The writer skips the results that stay: probes above the checkpoint are made again."""
+    with write_tx(store.engine) as conn:
+        if not keep_udp:
+            conn.execute(delete(scan_ports).where(scan_ports.c.scan_id == scan_id, scan_ports.c.protocol != "tcp"))
+        conn.execute(delete(scan_hosts).where(scan_hosts.c.scan_id == scan_id))
+    with store.engine.connect() as conn:
+        rows = conn.execute(select(scan_ports).where(scan_ports.c.scan_id == scan_id)).mappings().all()
+    prior = [PortResult.from_dict({k: v for k, v in r.items() if k != "scan_id"}) for r in rows]
+    writer = ScanWriter(store, scan_id, owns=owns)
+    writer.resuming((p.host, p.port, p.protocol) for p in prior)
+    return writer, prior
 
 
 def write_end(conn: Connection, scan_id: int, result: ScanResult, assessment: Assessment | None) -> None:
@@ -167,5 +207,6 @@ def write_end(conn: Connection, scan_id: int, result: ScanResult, assessment: As
             stats=plain(dict(result.stats)),
             warnings=list(result.warnings) or None,
             assessment=None if assessment is None else assessment_summary(assessment),
+            **({"checkpoint": None} if result.status == "complete" else {}),
         )
     )
