@@ -182,15 +182,23 @@ class PortTable:
             self.services.get(i),
         )
 
-    def sorted(self) -> PortTable:
-        """A copy in `port_key` order (by address, port, protocol; stable)."""
+    def sorted(self, keys: dict[str, tuple[int, int]] | None = None) -> PortTable:
+        """A copy in `port_key` order (by address, port, protocol; stable). ``keys`` caches
+        `addr_key` by address (filled here, for the caller to reuse)."""
         n = len(self)
         # one address parse per distinct host; equal addresses (another hostname) share a rank
-        by_addr = sorted(range(len(self.hosts)), key=lambda h: addr_key(self.hosts[h][0]))
+        keys = {} if keys is None else keys
+        hk = []
+        for address, _ in self.hosts:
+            k = keys.get(address)
+            if k is None:
+                k = keys[address] = addr_key(address)
+            hk.append(k)
+        by_addr = sorted(range(len(self.hosts)), key=hk.__getitem__)
         rank = array("I", bytes(4 * len(self.hosts)))
         r, last = -1, None
         for h in by_addr:
-            k = addr_key(self.hosts[h][0])
+            k = hk[h]
             if k != last:
                 r, last = r + 1, k
             rank[h] = r
@@ -312,30 +320,36 @@ class PortColumns(Sequence[PortResult]):
         """Rows ``start`` to ``stop`` of this sequence, sharing its columns."""
         return PortColumns(self._c, self._start + start, self._start + stop)
 
-    def sorted(self) -> PortColumns:
-        """The same port results in `port_key` order (new columns)."""
+    def sorted(self, keys: dict[str, tuple[int, int]] | None = None) -> PortColumns:
+        """The same port results in `port_key` order (new columns); ``keys``: see `PortTable.sorted`."""
         c = self._c if (self._start, self._stop) == (0, len(self._c)) else PortColumns.of(tuple(self))._c
-        return PortColumns(c.sorted())
+        return PortColumns(c.sorted(keys))
+
+    def _bounds(self) -> dict[str, tuple[int, int]]:
+        """Each address's rows (start, stop) in this sequence when they are contiguous (a sorted
+        sequence); an empty dict when some are not."""
+        hosts, col = self._c.hosts, self._c.host
+        bounds: dict[str, tuple[int, int]] = {}
+        a, first = None, 0
+        for i in range(self._start, self._stop):
+            b = hosts[col[i]][0]
+            if b != a:
+                if a is not None:
+                    bounds[a] = (first - self._start, i - self._start)
+                if b in bounds:
+                    return {}
+                a, first = b, i
+        if a is not None:
+            bounds[a] = (first - self._start, self._stop - self._start)
+        return bounds
 
     def by_host(self) -> dict[str, Sequence[PortResult]]:
         """The port results of each address, in order: windows when they are contiguous (a sorted
         sequence), else tuples."""
-        hosts, col = self._c.hosts, self._c.host
-        bounds: dict[str, list[int]] = {}  # address -> [start, stop]
-        split = False
-        for i in range(self._start, self._stop):
-            a = hosts[col[i]][0]
-            b = bounds.get(a)
-            if b is None:
-                bounds[a] = [i, i + 1]
-            elif b[1] == i:
-                b[1] = i + 1
-            else:
-                split = True
-                break
-        if split:
+        bounds = self._bounds()
+        if not bounds and self:
             return {a: tuple(g) for a, g in by_host(self).items()}
-        return {a: PortColumns(self._c, b[0], b[1]) for a, b in bounds.items()}
+        return {a: self.window(first, stop) for a, (first, stop) in bounds.items()}
 
     def to_arrow(self) -> Any:
         """These port results as a pyarrow Table (`ARROW_COLUMNS`); needs the ``arrow`` extra."""
@@ -499,7 +513,8 @@ class HostColumns(Sequence[HostResult]):
     a /16's 65,536 host records are a few arrays, not 65,536 objects with their own dicts. Equal to
     any sequence of the same host results."""
 
-    def __init__(self, ports: Mapping[str, Sequence[PortResult]]) -> None:
+    def __init__(self, ports: PortColumns) -> None:
+        """``ports``: the scan's port results, sorted (`PortColumns.sorted`): a host's are a window."""
         self.address: list[str] = []
         self.hostname: list[str | None] = []
         self.word = array("H")  # state and reason: indices into `words` (reason None is "")
@@ -512,6 +527,10 @@ class HostColumns(Sequence[HostResult]):
         self.words: list[str] = []
         self._word_ids: dict[str, int] = {}
         self._ports = ports
+        # each host's window on `ports`: two integers a host, not a PortColumns object each
+        self._bounds = ports._bounds()
+        self.first = array("q")
+        self.last = array("q")
 
     _INTS = tuple(i for i, k in enumerate(HOST_STATS) if k not in ("drop_rate", "rate"))
     _FLOATS = tuple(i for i, k in enumerate(HOST_STATS) if k in ("drop_rate", "rate"))
@@ -533,6 +552,9 @@ class HostColumns(Sequence[HostResult]):
         rtt: float | None,
         stats: Sequence[Any] | None,
     ) -> None:
+        first, last = self._bounds.get(address, (0, 0))
+        self.first.append(first)
+        self.last.append(last)
         self.address.append(address)
         self.hostname.append(hostname)
         self.word.append(self._code(state))
@@ -548,11 +570,13 @@ class HostColumns(Sequence[HostResult]):
             self.stats_float.extend(_NO_RTT if stats[i] is None else stats[i] for i in self._FLOATS)
 
     def reorder(self, order: Sequence[int]) -> None:
-        """Put the hosts in ``order`` (indices of the present order)."""
+        """Put the hosts in ``order`` (indices of the present order); the last step of building:
+        the windows of hosts yet to come are forgotten."""
+        self._bounds = {}
         k, ni, nf = len(STATES), len(self._INTS), len(self._FLOATS)
         self.address = [self.address[i] for i in order]
         self.hostname = [self.hostname[i] for i in order]
-        for name in ("word", "reason", "rtt", "has_stats"):
+        for name in ("word", "reason", "rtt", "has_stats", "first", "last"):
             setattr(self, name, _take(getattr(self, name), order))
         for name, w in (("counts", k), ("stats_int", ni), ("stats_float", nf)):
             col = getattr(self, name)
@@ -578,7 +602,7 @@ class HostColumns(Sequence[HostResult]):
             hostname=self.hostname[i],
             counts=dict(zip(STATES, self.counts[i * k : i * k + k], strict=True)),
             rtt=None if rtt != rtt else rtt,
-            ports=self._ports.get(address, ()),
+            ports=self._ports.window(self.first[i], self.last[i]) if self.last[i] > self.first[i] else (),
             state=self.words[self.word[i]],
             reason=reason or None,
             stats=stats,
@@ -814,18 +838,20 @@ def build_result(
     the engine's summary; ``strings`` shares address strings with the port results. Ports and hosts
     are kept as columns (`PortColumns`, `HostColumns`)."""
     found = ports if isinstance(ports, PortColumns) else PortColumns.of(ports)
-    ports_sorted = found.sorted()
+    keys: dict[str, tuple[int, int]] = {}  # one address parse per host
+    ports_sorted = found.sorted(keys)
     share = (strings if strings is not None else {}).setdefault
     for address, _ in ports_sorted._c.hosts:
         share(address, address)
-    hosts = HostColumns(ports_sorted.by_host())
+    hosts = HostColumns(ports_sorted)
     for address, hostname, state, reason, counts, srtt, host_stats in summary["hosts"]:
         hosts.append(share(address, address), hostname, state, reason, counts, srtt, host_stats)
     # up hosts first, then by address: one integer key a host
     up = hosts._word_ids.get("up")
 
     def order_key(i: int) -> int:
-        version, number = addr_key(hosts.address[i])
+        address = hosts.address[i]
+        version, number = keys.get(address) or addr_key(address)
         return ((hosts.word[i] != up) << 140) | (version << 130) | number
 
     hosts.reorder(sorted(range(len(hosts)), key=order_key))
