@@ -207,18 +207,18 @@ class PortTable:
         for i, w in enumerate(by_word):
             wrank[w] = i
         if n and (min(self.port) < 0 or max(self.port) > 0xFFFF):
-            keys: Sequence[Any] = [
+            row_keys: Sequence[Any] = [
                 (rank[h], p, wrank[w]) for h, p, w in zip(self.host, self.port, self.protocol, strict=True)
             ]
         else:  # one 64-bit key a row: rank, port, protocol
-            keys = array(
+            row_keys = array(
                 "Q",
                 (
                     (rank[h] << 32) | (p << 16) | wrank[w]
                     for h, p, w in zip(self.host, self.port, self.protocol, strict=True)
                 ),
             )
-        order = _argsort(keys)
+        order = _argsort(row_keys)
         out = PortTable()
         out.hosts, out.words = self.hosts, self.words
         out._host_ids, out._word_ids = self._host_ids, self._word_ids
