@@ -337,6 +337,7 @@ async fn run(ctx: Arc<Ctx>, tx: mpsc::Sender<PortResult>) -> Result<ScanSummary>
     let mut warnings = warnings(&summaries, &ctx.config);
     warnings.extend(silent_warnings(&ctx, discover));
     let (scan_rate, scan_rate_cuts) = ctx.hosts.scan_rate();
+    ctx.hosts.release(); // the summaries hold what the result needs
     let c = &ctx.counters;
     Ok(ScanSummary {
         status,
