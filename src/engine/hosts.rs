@@ -486,11 +486,7 @@ impl HostTable {
         }
         // glibc keeps freed pages of its heaps (one per worker thread) for later mallocs; the
         // caller's result is made of Python objects that never reuse them, so give them back.
-        #[cfg(all(target_os = "linux", target_env = "gnu"))]
-        // SAFETY: malloc_trim only returns free pages to the kernel; it touches no live allocation.
-        unsafe {
-            libc::malloc_trim(0);
-        }
+        super::limits::trim();
     }
 
     pub fn summaries(

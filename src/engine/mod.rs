@@ -298,6 +298,9 @@ pub fn start(targets: Targets, config: ScanConfig, runtime: &tokio::runtime::Han
 }
 
 async fn run(ctx: Arc<Ctx>, tx: mpsc::Sender<PortResult>) -> Result<ScanSummary> {
+    let trimming = ctx.cancel.child_token();
+    tokio::spawn(limits::trim_heap(trimming.clone()));
+    let _stop_trimming = trimming.drop_guard();
     let discover = ctx.config.discovery.unwrap_or(ctx.targets.len() > 1);
     let hosts = if discover {
         // Pipelined: a host's TCP ports are scanned as soon as discovery finds it up, while the
