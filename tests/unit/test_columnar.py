@@ -4,6 +4,7 @@ as `port_key` sorts, round trips (pickle, JSON, the store, Arrow, pandas, polars
 from __future__ import annotations
 
 import pickle
+import sys
 import tracemalloc
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -238,3 +239,16 @@ def test_pandas_and_polars_frames_equal_the_rows() -> None:
     pl = r.to_polars()
     assert pl.height == len(r.ports) and pl["reason"].to_list() == [p.reason for p in r.ports]
     assert pl["rtt"].to_list() == [p.rtt for p in r.ports]
+
+
+def test_without_pyarrow_the_error_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    r = scan_result()
+    for name in ("pyarrow", "pyarrow.compute"):
+        monkeypatch.setitem(sys.modules, name, None)  # what an environment without pyarrow imports
+    with pytest.raises(ImportError, match=r"pip install 'portlens\[arrow\]'"):
+        r.to_arrow()
+    with pytest.raises(ImportError, match=r"pip install 'portlens\[pandas\]'"):
+        r.to_pandas()
+    with pytest.raises(ImportError, match=r"pip install 'portlens\[polars\]'"):
+        r.to_polars()
+    assert len(r.ports) == 7 and r.open_ports()  # the rest of the result needs no pyarrow
