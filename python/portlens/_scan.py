@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections import deque
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from datetime import datetime, timezone
 from types import TracebackType
@@ -22,7 +21,7 @@ from .exceptions import ScanInterrupted
 from .files.targets import Origins
 from .files.targets import expand as expand_files
 from .progress import Progress, ProgressCallback
-from .results import STATES, PortResult, ScanResult, build_result
+from .results import STATES, PortColumns, PortResult, PortTable, ScanResult, build_result
 
 __all__ = ["Progress", "Request", "ResultSink", "Scan", "build_request", "run", "run_async"]
 
@@ -105,23 +104,6 @@ def build_request(targets: str | Iterable[str], ports: str | Iterable[int], opti
     return Request(core, origins, given)
 
 
-def _row(row: _core._PortRow, strings: dict[str, str]) -> PortResult:
-    # one string object per distinct host, state, reason: a /16 has a few hundred thousand results
-    share = strings.setdefault
-    host, protocol, state, reason = row["host"], row["protocol"], row["state"], row["reason"]
-    return PortResult(
-        share(host, host),
-        row["port"],
-        share(protocol, protocol),
-        share(state, state),
-        share(reason, reason),
-        row["rtt"],
-        row["attempts"],
-        row["hostname"],
-        service=row["service"],
-    )
-
-
 class Scan:
     """A running scan. Iterate it (``for`` or ``async for``) to get port results as they are found,
     then call `result()`. Leaving a ``with`` block or calling `cancel()` stops it; the results
@@ -152,9 +134,10 @@ class Scan:
         self._checkpoint: dict[str, Any] | None = None
         self._last_checkpoint = 0.0
         self._checkpoint_every = 0.5  # seconds
-        self._found: list[PortResult] = []
+        # every result read so far, as columns: a PortResult is built only when one is read
+        self._columns = PortTable()
+        self._next = 0  # the first result not yet iterated
         self._strings: dict[str, str] = {}
-        self._pending: deque[PortResult] = deque()
         self._ended = False
         self._result: ScanResult | None = None
         self._callback = progress
@@ -167,32 +150,35 @@ class Scan:
         return self
 
     def __next__(self) -> PortResult:
-        while not self._pending:
+        while self._next >= len(self._columns):
             if self._ended:
                 raise StopIteration
             self._take(self._core.next_batch(0.1))
-        return self._pending.popleft()
+        self._next += 1
+        return self._columns.row(self._next - 1)
 
     def __aiter__(self) -> AsyncIterator[PortResult]:
         return self
 
     async def __anext__(self) -> PortResult:
-        while not self._pending:
+        while self._next >= len(self._columns):
             if self._ended:
                 raise StopAsyncIteration
             self._take(await self._core.next_batch_async())
-        return self._pending.popleft()
+        self._next += 1
+        return self._columns.row(self._next - 1)
 
     def _take(self, batch: list[_core._PortRow] | None) -> None:
         if batch is None:
             self._ended = True
         else:
-            found = [_row(r, self._strings) for r in batch]
-            self._found.extend(found)
-            self._pending.extend(found)
+            columns = self._columns
+            start = len(columns)
+            columns.add_rows(batch)
             self._received += len(batch)
             if self._sink is not None:
-                self._sink.add(found)  # also on empty batches: a pending batch whose time has come
+                # also on empty batches: a pending batch whose time has come
+                self._sink.add(PortColumns(columns, start, len(columns)))
             self._take_checkpoint()
         self._report(force=self._ended)
 
@@ -247,12 +233,12 @@ class Scan:
     @property
     def found(self) -> list[PortResult]:
         """Port results read so far (also after a Ctrl-C)."""
-        return list(self._found)
+        return list(PortColumns(self._columns))
 
     def _drain(self) -> None:
         while not self._ended:
             self._take(self._core.next_batch(0.1))
-        self._pending.clear()
+        self._next = len(self._columns)
 
     def result(self) -> ScanResult:
         """Wait for the end of the scan (reading any results not yet iterated) and return it."""
@@ -266,15 +252,16 @@ class Scan:
         if self._result is None:
             while not self._ended:
                 self._take(await self._core.next_batch_async())
-            self._pending.clear()
+            self._next = len(self._columns)
             summary = await self._core.summary_async()
             self._result = self._build(summary)
         return self._result
 
     def _build(self, summary: _core._Summary) -> ScanResult:
-        found, whole = self._found, cast(Mapping[str, Any], summary)
+        found: Iterable[PortResult] = PortColumns(self._columns)
+        whole = cast(Mapping[str, Any], summary)
         if self._prior:
-            found, whole = with_prior(self._prior, found, summary)
+            found, whole = with_prior(self._prior, list(found), summary)
         result = build_result(found, whole, self._options, self._started, datetime.now(timezone.utc), self._strings)
         if summary["status"] != "complete":
             self._take_checkpoint(final=True)

@@ -404,7 +404,8 @@ impl ScanRequest {
 struct Shared {
     results: Mutex<mpsc::Receiver<PortResult>>,
     task: Mutex<Option<JoinHandle<crate::Result<ScanSummary>>>>,
-    summary: OnceLock<Result<ScanSummary, Arc<Error>>>,
+    /// Shared, not cloned, by each `summary()`: a /16's summary lists 65,536 hosts.
+    summary: OnceLock<Result<Arc<ScanSummary>, Arc<Error>>>,
     monitor: Monitor,
 }
 
@@ -445,14 +446,14 @@ impl Shared {
     }
 
     /// Wait for the scan task; cancel-safe (the handle stays in place until it has finished).
-    async fn finish(&self) -> Result<ScanSummary, Arc<Error>> {
+    async fn finish(&self) -> Result<Arc<ScanSummary>, Arc<Error>> {
         let mut slot = self.task.lock().await;
         if let Some(done) = self.summary.get() {
             return done.clone();
         }
         let out = match slot.as_mut() {
             Some(handle) => match handle.await {
-                Ok(r) => r.map_err(Arc::new),
+                Ok(r) => r.map(Arc::new).map_err(Arc::new),
                 Err(join) => Err(Arc::new(Error::Io(std::io::Error::other(join.to_string())))),
             },
             None => Err(Arc::new(Error::Io(std::io::Error::other("scan task lost")))),

@@ -103,7 +103,9 @@ struct ScanState {
 
 #[derive(Debug)]
 pub struct HostTable {
-    shards: Vec<Mutex<HashMap<IpAddr, HostState>>>,
+    /// Boxed: a map's free slots (up to half of them after it grows) then cost a pointer, not a
+    /// 400-byte `HostState`; a /16 of live hosts holds 65,536 of them.
+    shards: Vec<Mutex<HashMap<IpAddr, Box<HostState>>>>,
     hasher: RandomState,
     scan: Mutex<ScanState>,
     /// Some probe was answered only on a retry: packets get lost, so retry more (UDP).
@@ -160,7 +162,7 @@ impl HostTable {
         }
     }
 
-    fn shard(&self, ip: &IpAddr) -> &Mutex<HashMap<IpAddr, HostState>> {
+    fn shard(&self, ip: &IpAddr) -> &Mutex<HashMap<IpAddr, Box<HostState>>> {
         &self.shards[(self.hasher.hash_one(ip) as usize) % SHARDS]
     }
 
@@ -229,7 +231,7 @@ impl HostTable {
             let mut shard = lock(self.shard(&ip));
             let h = shard.entry(ip).or_insert_with(|| {
                 self.live.fetch_add(1, Ordering::Relaxed);
-                HostState::new(reason, self.ceiling)
+                Box::new(HostState::new(reason, self.ceiling))
             });
             h.rtt.sample(rtt);
             if let Some((proto, state)) = port {
@@ -481,12 +483,28 @@ impl HostTable {
     /// Hosts that answered, then hosts found down, each in address order. With `complete` (TCP
     /// and UDP ports per host of a finished scan) what a host did not answer is filled in: TCP
     /// silences are filtered, UDP silences open|filtered, including those before its first answer.
+    /// Forget every host's state once the scan has ended and its summaries are taken: the memory
+    /// goes back before the caller builds its result.
+    pub fn release(&self) {
+        for shard in &self.shards {
+            drop(std::mem::take(&mut *lock(shard)));
+        }
+        for careful in &self.careful {
+            drop(std::mem::take(&mut *lock(careful)));
+        }
+        // glibc keeps freed pages of its heaps (one per worker thread) for later mallocs; the
+        // caller's result is made of Python objects that never reuse them, so give them back.
+        super::limits::trim();
+    }
+
     pub fn summaries(
         &self,
         hostname: impl Fn(IpAddr) -> Option<String>,
         complete: Option<(u64, u64)>,
     ) -> Vec<HostSummary> {
-        let mut out: Vec<HostSummary> = Vec::new();
+        // Sized once: a /16's 65,536 summaries are 12 MB, and growing by doubling would peak at twice that.
+        let up: usize = self.shards.iter().map(|s| lock(s).len()).sum();
+        let mut out: Vec<HostSummary> = Vec::with_capacity(up + lock(&self.down).len());
         for shard in &self.shards {
             for (ip, h) in lock(shard).iter() {
                 let mut counts = h.counts;
@@ -509,7 +527,7 @@ impl HostTable {
                 });
             }
         }
-        out.sort_by_key(|h| h.host);
+        out.sort_unstable_by_key(|h| h.host); // addresses are unique; no scratch buffer
         let mut down = lock(&self.down).clone();
         down.sort();
         out.extend(down.into_iter().map(|ip| HostSummary {

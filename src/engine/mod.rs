@@ -409,6 +409,9 @@ fn whole_batch(ctx: &Ctx, ports: &PortList) -> Arc<Batch> {
 }
 
 async fn run(ctx: Arc<Ctx>, tx: mpsc::Sender<PortResult>) -> Result<ScanSummary> {
+    let trimming = ctx.cancel.child_token();
+    tokio::spawn(limits::trim_heap(trimming.clone()));
+    let _stop_trimming = trimming.drop_guard();
     let discover = ctx.config.discovery.unwrap_or(ctx.targets.len() > 1);
     let hosts = if discover {
         // Pipelined: a host's TCP ports are scanned as soon as discovery finds it up, while the
@@ -452,6 +455,7 @@ async fn run(ctx: Arc<Ctx>, tx: mpsc::Sender<PortResult>) -> Result<ScanSummary>
     let mut warnings = warnings(&summaries, &ctx.config);
     warnings.extend(silent_warnings(&ctx, discover));
     let (scan_rate, scan_rate_cuts) = ctx.hosts.scan_rate();
+    ctx.hosts.release(); // the summaries hold what the result needs
     let c = &ctx.counters;
     Ok(ScanSummary {
         status,

@@ -15,7 +15,7 @@ from typing import Any
 from .._lazy import optional
 from ..policy.model import SEVERITIES, Assessment, Finding, HostScore, severity_rank
 from ..results import HostResult, ScanResult
-from .csvfmt import FINDING_COLUMNS, PORT_COLUMNS, finding_record, port_record
+from .csvfmt import FINDING_COLUMNS, finding_record
 
 __all__ = [
     "result_html",
@@ -191,8 +191,18 @@ def _frame(records: list[dict[str, Any]], columns: Sequence[str], lib: str) -> A
 
 
 def ports_frame(r: ScanResult, lib: str = "pandas") -> Any:
-    # the CSV report's columns and records: one list of port columns for every table of ports
-    return _frame([port_record(p) for p in r.ports], PORT_COLUMNS, lib)
+    # the CSV report's columns (`to_arrow`'s), converted from the Arrow table: no record per row
+    if lib == "polars":
+        pl = optional("polars", "polars")
+        optional("pyarrow", "polars")
+        frame = pl.from_arrow(r.to_arrow())
+        return frame.with_columns(pl.col("port").cast(pl.Int64), pl.col("attempts").cast(pl.Int64))
+    optional("pandas", "pandas")
+    optional("pyarrow", "pandas")
+    df = r.to_arrow().to_pandas()
+    df["port"] = df["port"].astype("Int64")  # the dtypes the frame always had
+    df["attempts"] = df["attempts"].astype("int64")
+    return df
 
 
 def _finding_record(f: Finding, status: str) -> dict[str, Any]:
