@@ -92,6 +92,16 @@ class PortResult:
 _NO_RTT = float("nan")  # rtt None is stored as NaN (an answer never takes NaN seconds)
 
 
+def _intern(words: list[str], ids: dict[str, int], word: str) -> int:
+    """The code of ``word`` in a column's vocabulary (``words``, indexed by ``ids``), added if new:
+    the few distinct states, reasons and hostnames of millions of rows are kept once."""
+    i = ids.get(word)
+    if i is None:
+        i = ids[word] = len(words)
+        words.append(word)
+    return i
+
+
 class PortTable:
     """The storage of `PortColumns`: one compact array per field, strings as indices into small
     vocabularies ((host, hostname) pairs; protocol, state and reason words), and the rare service
@@ -123,11 +133,7 @@ class PortTable:
         return len(self.port)
 
     def _word(self, word: str) -> int:
-        i = self._word_ids.get(word)
-        if i is None:
-            i = self._word_ids[word] = len(self.words)
-            self.words.append(word)
-        return i
+        return _intern(self.words, self._word_ids, word)
 
     def append(
         self,
@@ -536,11 +542,7 @@ class HostColumns(Sequence[HostResult]):
     _FLOATS = tuple(i for i, k in enumerate(HOST_STATS) if k in ("drop_rate", "rate"))
 
     def _code(self, word: str) -> int:
-        i = self._word_ids.get(word)
-        if i is None:
-            i = self._word_ids[word] = len(self.words)
-            self.words.append(word)
-        return i
+        return _intern(self.words, self._word_ids, word)
 
     def append(
         self,
