@@ -598,13 +598,4 @@ def scan(
     Ctrl-C cancels the shards in flight and raises `ScanInterrupted` whose ``.result``
     holds the shards merged so far (status "cancelled").
     """
-    s = start(targets, ports, executor=executor, progress=progress, **options)
-    try:
-        return s.result()
-    except KeyboardInterrupt:
-        s.cancel()
-        raise ScanInterrupted(s.result()) from None
-    except BaseException:
-        s.cancel()  # e.g. a progress callback raised: leave nothing running on the cluster
-        s._close_sink()  # what was merged stays saved, "incomplete"
-        raise
+    return run_distributed(start(targets, ports, executor=executor, progress=progress, **options))
