@@ -400,7 +400,10 @@ def render(scs: list[Scenario], runs: list[Run], seed: int, unl: float | None) -
         "| time ÷ exact | peak RSS MB | portlens stats |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
-    truths = {r.scenario: r.found for r in runs if r.tool == "portlens" and r.seconds and not (r.missed or r.invented)}
+    truths = {sc.name: sc.truth for sc in scs if sc.truth}
+    for r in runs:  # runs recorded before scenarios kept their truth: an exact run's ports
+        if r.seconds and not (r.missed or r.invented):
+            truths.setdefault(r.scenario, r.found)
     for r in runs:
         sc = byname[r.scenario]
         exact = exact_bound(sc, truths[sc.name]) if sc.name in truths else None
