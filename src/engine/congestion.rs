@@ -225,8 +225,9 @@ pub struct Flow {
     base: f64,
     /// The base loss the scan flow measured on the paths to all hosts (see `inherit_base`).
     path_base: f64,
-    /// Send rate and share that got through of the previous generation, to tell random loss.
-    prev: Option<(f64, f64)>,
+    /// Send rate, share that got through and samples of the previous generation, to tell random
+    /// loss.
+    prev: Option<(f64, f64, f64)>,
     /// Sends booked since the round began: a flow grows only while its pace is what limits it.
     round_sent: u32,
     /// Whether the last round sent at the flow's pace, and whether the flow grew in this
@@ -375,8 +376,11 @@ impl Flow {
         let n = self.lost + self.ok;
         if n >= 2 * MIN_SAMPLES && gen == self.gen {
             // A base read from noise, or random loss that went away, must not hide congestion.
+            // Lowered only on loss clearly below it: looked at on every sample, a bare margin
+            // lets the noise walk the base down to the lowest of many readings.
             let p = f64::from(self.lost) / f64::from(n);
-            if p + LOSS_MARGIN < self.base {
+            let noise = 2.0 * (self.base * (1.0 - self.base) / f64::from(n)).sqrt();
+            if p + LOSS_MARGIN.max(noise) < self.base {
                 self.base = p;
             }
         }
@@ -387,11 +391,36 @@ impl Flow {
             // a few dozen ports never finds its limiter. Lesser loss waits for a real measure.
             let enough = n >= MIN_SAMPLES || p >= 0.5;
             if enough && p > self.base() + LOSS_MARGIN.max(noise) {
+                self.loss_held(p, f64::from(n));
+            }
+            if enough && p > self.base() + LOSS_MARGIN.max(noise) {
                 return Some(self.cut(p, now));
             }
         }
         self.maybe_grow(now, round);
         None
+    }
+
+    /// Before a cut for loss `p` on `n` samples: if the last cut lowered the send rate, the flow
+    /// has not grown since, and the loss did not fall with it (within two standard errors), the loss is the path's, and the
+    /// pooled loss of both generations becomes the base. A limiter's loss falls once the rate is
+    /// cut below it; random loss stays. (`cut` tells the two apart by what got through, which
+    /// needs a cut of a fifth: the cuts that random loss a little above a low base causes are
+    /// smaller, and without this they go on, one after another, for the whole scan.)
+    fn loss_held(&mut self, p: f64, n: f64) {
+        let Some((prev_rate, prev_through, prev_n)) = self.prev else { return };
+        let elapsed = self.first_sent.map_or(0.0, |f| self.last_sent.duration_since(f).as_secs_f64()).max(1e-3);
+        let sent_rate = (f64::from(self.sent) / elapsed).min(self.rate);
+        // A flow that grew since the cut is no comparison: its average rate hides the growth.
+        if n < f64::from(BASE_SAMPLES) || self.grew || sent_rate > 0.95 * prev_rate {
+            return;
+        }
+        let prev_p = 1.0 - prev_through;
+        let pooled = (p * n + prev_p * prev_n) / (n + prev_n);
+        let noise = 2.0 * (pooled * (1.0 - pooled) * (1.0 / n + 1.0 / prev_n)).sqrt();
+        if p >= prev_p - noise {
+            self.base = pooled.min(MAX_BASE);
+        }
     }
 
     fn cut(&mut self, p: f64, now: Instant) -> Cut {
@@ -404,7 +433,7 @@ impl Flow {
         // as before (it was the bottleneck), while random loss passes less in proportion to the
         // rate. Loss that behaved like the latter is the path's base, not congestion.
         let measured = n >= f64::from(BASE_SAMPLES);
-        if let Some((prev_rate, prev_through)) = self.prev.filter(|_| measured) {
+        if let Some((prev_rate, prev_through, _)) = self.prev.filter(|_| measured) {
             let rate_ratio = sent_rate / prev_rate;
             let passed_ratio = (sent_rate * through) / (prev_rate * prev_through);
             if rate_ratio <= 0.8 && passed_ratio <= (1.0 + rate_ratio) / 2.0 {
@@ -420,7 +449,7 @@ impl Flow {
         let to =
             (sent_rate * excess_through * HEADROOM).max(floor).max(sent_rate / MAX_CUT).max(MIN_RATE).min(self.ceiling);
         // The first generation is no reference: unpaced, it also drained a limiter's burst.
-        self.prev = (self.cuts > 0 && measured).then_some((sent_rate, through));
+        self.prev = (self.cuts > 0 && measured).then_some((sent_rate, through, n));
         self.set_rate(to);
         // A cut measured on the unpaced first generation is a rough guess (a burst, its loss
         // sampled after it): slow start from there finds the rate in a few doublings, where
@@ -463,7 +492,11 @@ impl Flow {
         self.round_sent = 0;
         let n = self.lost + self.ok;
         let p = if n > 0 { f64::from(self.lost) / f64::from(n) } else { 0.0 };
-        if !used || self.since_grow < GROW_SAMPLES || p > self.base() + LOSS_MARGIN {
+        // In congestion avoidance, a step waits for as many samples as a cut needs: growing on
+        // fewer, the flow climbs past a limiter faster than it can measure the loss there, and
+        // spends most of its time above it (loss above the base is tries to do again).
+        let need = if self.rate < self.ssthresh { GROW_SAMPLES } else { MIN_SAMPLES / 2 };
+        if !used || self.since_grow < need || p > self.base() + LOSS_MARGIN {
             return;
         }
         self.since_grow = 0;

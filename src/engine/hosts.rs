@@ -7,7 +7,7 @@ use crate::result::{HostStats, HostSummary, PortState, Protocol, Reason, STATES}
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -29,6 +29,8 @@ fn current_fates(tickets: &[Ticket], answered: bool, current: impl Fn(&Ticket) -
         }
     })
 }
+/// Scan generations whose fates are kept (see `ScanState::gen_fates`); later ones share the last.
+const KEPT_GENS: usize = 4096;
 /// See `retries`.
 const UDP_LOSS_RETRIES: u8 = 4;
 /// Pilots before they thin out (see `tried`).
@@ -99,6 +101,9 @@ struct ScanState {
     /// Tries since the last pilot, and pilots sent (see `tried`).
     since_pilot: u32,
     pilots_sent: u64,
+    /// (lost, fates) of the tries sent in each scan generation, all hosts, as they become known:
+    /// the drop rate of a try is that of its generation's conditions (see `gen_floors`).
+    gen_fates: Vec<(u32, u32)>,
 }
 
 #[derive(Debug)]
@@ -119,6 +124,8 @@ pub struct HostTable {
     live: AtomicU64,
     /// The scan flow's base loss (f64 bits), the floor of every host flow's (`Flow::inherit_base`).
     scan_base: AtomicU64,
+    /// The scan flow's generation, readable under a host's lock (see `outcome`).
+    scan_gen: AtomicU32,
     down: Mutex<Vec<IpAddr>>,
     down_count: AtomicU64,
     /// Careful send slots of silent hosts: (next slot, tries waiting or in flight).
@@ -149,6 +156,7 @@ impl HostTable {
                 losing: (0, None, false),
                 since_pilot: 0,
                 pilots_sent: 0,
+                gen_fates: Vec::new(),
             }),
             loss_seen: AtomicBool::new(false),
             silence: AtomicBool::new(false),
@@ -156,6 +164,7 @@ impl HostTable {
             ceiling,
             live: AtomicU64::new(0),
             scan_base: AtomicU64::new(0),
+            scan_gen: AtomicU32::new(0),
             down: Mutex::new(Vec::new()),
             down_count: AtomicU64::new(0),
             careful: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
@@ -345,9 +354,13 @@ impl HostTable {
                         h.loss.scale(STALE_WEIGHT);
                         h.pilot_loss.scale(STALE_WEIGHT);
                     }
-                    // The verdicts' estimates take the fates of tries sent at the current rate.
-                    let gen = h.flow.gen();
-                    let (lost, ok) = current_fates(tickets, answered, |t| t.host_gen == gen);
+                    // The verdicts' estimates take the fates of tries sent at the current rates of
+                    // both flows. Behind a limiter shared by many hosts only the scan flow is cut;
+                    // a host's few fates then come mostly from tries of the unpaced first pass,
+                    // answered (or found lost) late, and at nearly all lost they would make every
+                    // later try look as doomed as those were (`gen_floors` prices those tries).
+                    let (gen, scan_gen) = (h.flow.gen(), self.scan_gen.load(Ordering::Relaxed));
+                    let (lost, ok) = current_fates(tickets, answered, |t| t.host_gen == gen && t.scan_gen == scan_gen);
                     if pilot {
                         h.pilot_loss.add(lost, ok, HOST_HALF_LIFE);
                     }
@@ -387,6 +400,17 @@ impl HostTable {
                 scan.pilot_loss.scale(STALE_WEIGHT);
             }
             self.scan_base.store(scan.flow.base().to_bits(), Ordering::Relaxed);
+            self.scan_gen.store(scan.flow.gen(), Ordering::Relaxed);
+        }
+        let last = tickets.len().saturating_sub(1);
+        for (i, t) in tickets.iter().enumerate() {
+            let k = (t.scan_gen as usize).min(KEPT_GENS - 1);
+            if scan.gen_fates.len() <= k {
+                scan.gen_fates.resize(k + 1, (0, 0));
+            }
+            let f = &mut scan.gen_fates[k];
+            f.0 = f.0.saturating_add(u32::from(!(answered && i == last)));
+            f.1 = f.1.saturating_add(1);
         }
         let gen = scan.flow.gen();
         let (lost, ok) = current_fates(tickets, answered, |t| t.scan_gen == gen);
@@ -441,6 +465,24 @@ impl HostTable {
             scan.since_pilot = 0;
         }
         Some(port)
+    }
+
+    /// For each try of `tickets` sent in an earlier scan generation than the current one, the
+    /// drop rate measured on the tries of its generation (an upper estimate, one pseudo-loss
+    /// added); 0 for the current one, whose rate the live estimates give, and for one of which
+    /// nothing is known yet. A port's risk takes
+    /// each try at no less than this: a try sent into a limiter before the rate was cut was as
+    /// likely lost as the tries around it, whatever is measured at the rate of today.
+    pub fn gen_floors(&self, tickets: &[Ticket]) -> Vec<f64> {
+        let scan = lock(&self.scan);
+        let current = scan.flow.gen();
+        tickets
+            .iter()
+            .map(|t| match scan.gen_fates.get((t.scan_gen as usize).min(KEPT_GENS - 1)) {
+                Some(&(lost, n)) if t.scan_gen != current && n > 0 => f64::from(lost + 1) / f64::from(n + 2),
+                _ => 0.0,
+            })
+            .collect()
     }
 
     /// A TCP try went unanswered (see `tried`).

@@ -719,7 +719,6 @@ async fn probe(
     });
     // One careful try is owed when the host has answered nothing (see `congestion`).
     let mut careful = Careful::NotNeeded;
-    let mut informative = 0u32;
     let mut result = if let Some(known) = known {
         known
     } else {
@@ -758,15 +757,17 @@ async fn probe(
                     // No evidence of loss anywhere: the try is as good as answered-by-silence.
                     let p = ctx.hosts.drop_estimate(&ip).unwrap_or(0.0);
                     drops.push(p);
-                    // Each try at the higher of its own estimate and today's: an estimate made
-                    // when little was known is revised by what was learnt since (never lowered,
-                    // as a try sent into a limiter before a cut stays as uncertain as it was).
-                    let risk: f64 = drops.iter().map(|d| d.max(p)).product();
+                    // Each try at the highest of its own estimate, today's, and the loss measured
+                    // on the tries sent in its scan generation: an estimate made when little was
+                    // known is revised by what was learnt since (never lowered, as a try sent
+                    // into a limiter before a cut stays as uncertain as it was).
+                    let floors = ctx.hosts.gen_floors(&tickets);
+                    let risk: f64 = drops.iter().zip(&floors).map(|(d, f)| d.max(p).max(*f)).product();
                     // A try into an overloaded path (most probes dropped, before the rate was cut)
                     // says almost nothing: it does not use up `max_retries`, within a hard limit.
-                    if p < congestion::UNINFORMATIVE {
-                        informative += 1;
-                    }
+                    let informative =
+                        drops.iter().zip(&floors).filter(|(d, f)| d.max(**f) < congestion::UNINFORMATIVE).count()
+                            as u32;
                     let tries = if tickets.len() >= congestion::hard_tries(timing.max_retries) {
                         u32::from(timing.max_retries) + 1
                     } else {
