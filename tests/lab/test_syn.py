@@ -339,6 +339,16 @@ def test_source_and_interface_give_the_same_result_from_that_address(
     assert seen >= 65535, seen
 
 
+@pytest.mark.parametrize("method", ["syn", "connect"])
+def test_ipv6_source_and_interface(truth: dict[str, Any], method: str) -> None:
+    host = truth["open"]["v6"]
+    dev, src = _route(host)
+    r = portlens.scan(host, ports="1-2000,60000-65535", method=method, source=src, interface=dev)
+    expected = [p for p in truth["open"]["open_ports"] if p <= 2000 or p >= 60000]
+    assert sorted(p.port for p in r.open_ports()) == expected
+    assert r.options["source"] == src and r.status == "complete"
+
+
 def test_connect_from_source_is_the_peer_a_listener_sees(lab: Lab, truth: dict[str, Any], second_source: str) -> None:
     host = truth["open"]["v4"]
     port = next(p for p in range(41000, 42000) if p not in truth["open"]["open_ports"])
