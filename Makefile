@@ -64,7 +64,7 @@ lint: ## rustfmt, clippy -D warnings, ruff, mypy, stubtest, import-linter (the p
 	$(PYTHON) -m mypy.stubtest portlens._core
 	$(VENV)/bin/lint-imports
 
-bench: ## side-by-side benchmarks with nmap and RustScan, and Dask vs local, on the lab (writes bench/*.md)
+bench: ## side-by-side benchmarks with nmap, masscan and RustScan, and Dask vs local, on the lab (writes bench/*.md)
 	scripts/sysdeps.sh bench
 	$(SUBMAKE) install
 	$(PYTHON) -m bench.run
@@ -72,6 +72,7 @@ bench: ## side-by-side benchmarks with nmap and RustScan, and Dask vs local, on 
 	$(PYTHON) -m bench.services
 	$(PYTHON) -m bench.dask_overhead
 	$(PYTHON) -m bench.defences
+	$(PYTHON) -m bench.syn
 
 demo: ## build a small lab in namespaces, scan and assess it, write demo-out/report.html
 	scripts/sysdeps.sh demo

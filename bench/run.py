@@ -16,6 +16,7 @@ import os
 import platform
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -44,11 +45,27 @@ class Run:
     peak_rss_mb: float | None = None
 
 
-def _timed(lab: Lab, argv: list[str]) -> tuple[float, str, str, float | None]:
-    """Run argv in the scanner namespace; returns (seconds, stdout, stderr, peak RSS in MB)."""
+def _timed(lab: Lab, argv: list[str], timeout: float = TIMEOUT) -> tuple[float, str, str, float | None]:
+    """Run argv in the scanner namespace; returns (seconds, stdout, stderr, peak RSS in MB).
+
+    Past ``timeout`` the whole process group is killed (the tool runs under /usr/bin/time, which
+    a plain kill would leave it orphaned and still scanning) and TimeoutExpired is raised."""
     timer = ["/usr/bin/time", "-f", "MAXRSS %M"] if Path("/usr/bin/time").exists() else []
     start = time.perf_counter()
-    p = subprocess.run(lab.in_scanner_cmd(timer + argv), capture_output=True, text=True, timeout=TIMEOUT)
+    with subprocess.Popen(
+        lab.in_scanner_cmd(timer + argv),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    ) as proc:
+        try:
+            stdout, stderr = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            raise
+    p = subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
     took = time.perf_counter() - start
     rss = None
     m = re.search(r"MAXRSS (\d+)", p.stderr)
@@ -69,10 +86,22 @@ def portlens_run(lab: Lab, targets: str, ports: str, extra: tuple[str, ...] = ()
     return took, {(p["host"], p["port"]) for p in doc["ports"] if p["state"] == "open"}, rss
 
 
-def nmap_run(lab: Lab, targets: str, ports: str, extra: list[str]) -> tuple[float, Found, float | None]:
-    took, out, _, rss = _timed(lab, ["nmap", "-sT", "-Pn", "-n", "-p", ports, *extra, "-oX", "-", targets])
+def nmap_run(
+    lab: Lab,
+    targets: str,
+    ports: str,
+    extra: list[str],
+    head: tuple[str, ...] = ("-sT", "-Pn"),
+    timeout: float = TIMEOUT,
+) -> tuple[float, Found, float | None]:
+    took, out, _, rss = _timed(lab, ["nmap", *head, "-n", "-p", ports, *extra, "-oX", "-", targets], timeout)
+    return took, nmap_open(out), rss
+
+
+def nmap_open(xml: str) -> Found:
+    """The open (host, port) pairs of an nmap XML report."""
     found: Found = set()
-    for host in ET.fromstring(out).iter("host"):
+    for host in ET.fromstring(xml).iter("host"):
         addr = host.find("address")
         if addr is None:
             continue
@@ -80,7 +109,7 @@ def nmap_run(lab: Lab, targets: str, ports: str, extra: list[str]) -> tuple[floa
             state = port.find("state")
             if state is not None and state.get("state") == "open":
                 found.add((addr.get("addr", ""), int(port.get("portid", "0"))))
-    return took, found, rss
+    return found
 
 
 def rustscan_run(lab: Lab, targets: str, ports: str) -> tuple[float, Found, float | None]:

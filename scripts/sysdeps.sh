@@ -20,7 +20,8 @@ case "${1:-test}" in test | bench) need+=(bind9 samba snmpd mariadb-server dnsma
 [ "${1:-test}" = test ] && need+=(rpm)
 # fuzz/run.sh: libfuzzer-sys compiles libFuzzer (C++)
 [ "${1:-test}" = test ] && need+=(g++)
-[ "${1:-test}" = bench ] && need+=(nmap time)
+# bench/syn.py's peers: masscan (raw frames through libpcap) beside nmap -sS
+[ "${1:-test}" = bench ] && need+=(nmap masscan time)
 missing=()
 for pkg in "${need[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

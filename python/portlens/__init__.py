@@ -177,7 +177,9 @@ def scan(
     ``protocol`` (``"tcp"``, ``"udp"`` or ``"both"``; named port sets follow the protocol and
     ``T:``/``U:`` prefixes pick one), ``udp_fast`` (do not wait out ICMP rate limits: unconfirmed UDP
     ports are ``open|filtered``), ``discovery`` (host discovery first; default: only for more than
-    one address), ``services`` and ``service_timeout`` (identify what answers on open ports).
+    one address), ``services`` and ``service_timeout`` (identify what answers on open ports),
+    ``method`` (``"connect"``, ``"syn"`` or ``"auto"``), ``source`` and ``interface`` (send TCP
+    probes from this address of this host, on this interface: nmap's ``-S`` and ``-e``).
     Each is checked by one table (`portlens._options`: types, NaN, infinities, ranges; durations
     at most a day) and a wrong value raises `OptionError` naming it; ``None`` is the engine's default.
 

@@ -117,6 +117,8 @@ class ScanRequest:
         discovery: bool | None = None,
         icmp_interval: float | None = None,
         method: str | None = None,  # "connect", "syn" (raw sockets: CAP_NET_RAW) or "auto"
+        source: str | None = None,  # an address of this host (OptionError otherwise)
+        interface: str | None = None,  # an interface of this host (SO_BINDTODEVICE)
     ) -> ScanRequest: ...
     @property
     def ports(self) -> list[int]:

@@ -196,6 +196,10 @@ class Text(Spec):
     def check(self, name: str, value: Any) -> str:
         if not isinstance(value, str):
             raise self.wrong_type(name, value)
+        try:
+            value.encode()
+        except UnicodeEncodeError:  # a lone surrogate: the engine takes UTF-8 only
+            raise self.fail(name, "the text is not valid Unicode (a lone surrogate)", value) from None
         return value
 
 
@@ -258,6 +262,8 @@ OPTIONS: dict[str, Spec] = {
     "discovery": Flag("host discovery first"),
     "icmp_interval": seconds("between two UDP probes of a host that rate-limits ICMP", zero=True),
     "method": Choice("how TCP ports are probed; syn needs CAP_NET_RAW", ("connect", "syn", "auto")),
+    "source": Text("an address of this host to send TCP probes from, as nmap's -S"),
+    "interface": Text("the network interface to send and receive TCP probes on, as nmap's -e"),
     # Dask's (`portlens.distributed`)
     "shard_probes": Int("probes per shard", 1, 1 << 40),
     "retries": Int("resubmissions of a failed shard", 0, 1000),

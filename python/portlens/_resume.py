@@ -56,6 +56,9 @@ CHANGEABLE = frozenset(
         "max_retries",
         "service_timeout",
         "resolve_timeout",
+        # where probes leave from (the host resuming may not have the saved scan's interface)
+        "source",
+        "interface",
     }
 )
 

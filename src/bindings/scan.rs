@@ -3,12 +3,14 @@ use super::errors::PortSpecError;
 use super::runtime::{block_on, runtime};
 use crate::engine::{self, Method, Monitor, ScanConfig, ScanHandle, TimingConfig};
 use crate::ports::{self, PortList};
+use crate::probe::origin::Origin;
 use crate::result::{PortResult, PortState, Progress, Protocol, ScanSummary, STATES};
 use crate::targets::{Scope, TargetOptions, Targets};
 use crate::Error;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 use std::borrow::Cow;
+use std::net::IpAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::sync::{mpsc, Mutex};
@@ -160,6 +162,16 @@ fn seconds(name: &str, value: f64) -> PyResult<Duration> {
         .map_err(|_| Error::option(name, format!("{value} is not a non-negative number of seconds")).into())
 }
 
+/// `source=`: one address, as targets spell them (an IPv4-mapped IPv6 address is its IPv4 one).
+fn source_address(text: &str) -> PyResult<IpAddr> {
+    let t = text.trim();
+    t.parse::<IpAddr>().map(|ip| ip.to_canonical()).map_err(|_| {
+        let shown = crate::error::clip(t, 60);
+        Error::option("source", format!("{shown:?} is not an IP address (dotted-decimal IPv4 or IPv6, no zone id)"))
+            .into()
+    })
+}
+
 /// Everything a scan needs, checked when built so that a typo fails before any packet.
 #[pyclass(module = "portlens._core", frozen)]
 #[derive(Clone)]
@@ -183,7 +195,8 @@ impl ScanRequest {
         min_rtt_timeout = None, max_rtt_timeout = None, min_retries = None, max_retries = None,
         randomize = None, seed = None, keep = None, max_hosts = None, allow_large = None,
         resolve_timeout = None, services = None, service_timeout = None, protocol = "tcp",
-        udp_fast = None, discovery = None, icmp_interval = None, method = None
+        udp_fast = None, discovery = None, icmp_interval = None, method = None, source = None,
+        interface = None
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -213,6 +226,8 @@ impl ScanRequest {
         discovery: Option<bool>,
         icmp_interval: Option<f64>,
         method: Option<&str>,
+        source: Option<&str>,
+        interface: Option<String>,
     ) -> PyResult<Self> {
         let keep_mask = keep
             .map(|keep| {
@@ -291,6 +306,7 @@ impl ScanRequest {
             }
         };
         config.service_budget = secs("service_timeout", service_timeout, config.service_budget)?;
+        config.origin = Origin { source: source.map(source_address).transpose()?, interface };
         config.validate()?;
         let t = TargetOptions::default();
         let target_options = TargetOptions {
@@ -384,6 +400,8 @@ impl ScanRequest {
                 Method::Syn => "syn",
             },
         )?;
+        d.set_item("source", c.origin.source.map(|ip| ip.to_string()))?;
+        d.set_item("interface", &c.origin.interface)?;
         Ok(d)
     }
 }

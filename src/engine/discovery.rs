@@ -100,7 +100,7 @@ async fn ping_host(ctx: &Ctx, ip: IpAddr, pinger: Option<&Pinger>) -> bool {
         }
         attempt += 1;
         ctx.counters.attempts.fetch_add(PING_PORTS.len() as u64, Ordering::Relaxed);
-        let connect = |port: u16| tcp::connect(SocketAddr::new(ip, port), &rto, &ctx.cancel);
+        let connect = |port: u16| tcp::connect_from(SocketAddr::new(ip, port), &ctx.config.origin, &rto, &ctx.cancel);
         // The echo's timeout is fixed when it is sent, often before any RTT is known (1 s); the
         // connects adapt theirs as RTTs come in. When all three time out, the echo has had as long
         // as they had: stop it (a later reply still counts, through the late-reply set).

@@ -11,6 +11,7 @@ pub mod timing;
 mod udp;
 
 use crate::ports::PortList;
+use crate::probe::origin::Origin;
 use crate::probe::syn;
 use crate::probe::tcp::{self, Attempt, Rto};
 use crate::result::{PortResult, PortState, Progress, Protocol, Reason, ScanStatus, ScanSummary, STATES};
@@ -73,6 +74,8 @@ pub struct ScanConfig {
     pub method: Method,
     /// Continue an interrupted scan from its checkpoint (see `checkpoint`); its seed wins.
     pub resume: Option<Checkpoint>,
+    /// The source address and interface of TCP probes and discovery pings (`probe::origin`).
+    pub origin: Origin,
 }
 
 /// How one TCP try is made: a kernel connect, or a raw SYN (`probe::syn`, needs CAP_NET_RAW).
@@ -108,6 +111,7 @@ impl ScanConfig {
             icmp_interval: Duration::from_millis(1050),
             method: Method::Connect,
             resume: None,
+            origin: Origin::default(),
         }
     }
 
@@ -130,7 +134,7 @@ impl ScanConfig {
         if self.max_per_host == Some(0) {
             return Err(Error::option("max_per_host", "must be at least 1"));
         }
-        Ok(())
+        self.origin.check()
     }
 
     fn ports_per_host(&self) -> (u64, u64) {
@@ -306,9 +310,10 @@ pub fn start(targets: Targets, config: ScanConfig, runtime: &tokio::runtime::Han
     if total == 0 {
         return Err(Error::Empty(": no (host, port) pairs".into()));
     }
+    config.origin.check_family(|v4| targets.intervals().map(|(a, _, _)| a).find(|a| a.is_ipv4() != v4))?;
     // The method is TCP's: a UDP-only scan opens no raw socket and needs no capability.
     let syn = match config.method {
-        Method::Syn if config.ports.is_some() => Some(syn::Transport::open().map_err(syn_refused)?),
+        Method::Syn if config.ports.is_some() => Some(syn::Transport::open(&config.origin).map_err(syn_refused)?),
         _ => None,
     };
     let fd_limit = limits::raise_fd_limit();
@@ -678,7 +683,7 @@ fn syn_refused(e: std::io::Error) -> Error {
 async fn try_once(ctx: &Ctx, addr: SocketAddr, rto: &impl Rto, cancel: &CancellationToken) -> Attempt {
     match &ctx.syn {
         Some(t) => t.attempt(addr, rto, cancel).await,
-        None => tcp::connect(addr, rto, cancel).await,
+        None => tcp::connect_from(addr, &ctx.config.origin, rto, cancel).await,
     }
 }
 

@@ -2,6 +2,7 @@
 pub(crate) mod errno;
 pub(crate) mod errqueue;
 pub mod icmp;
+pub mod origin;
 pub mod syn;
 pub mod tcp;
 pub mod udp;

@@ -5,6 +5,7 @@
 //! (filtered, as nmap calls it) is told apart from a closed port's RST.
 use super::errno::{self, Verdict};
 use super::errqueue::{enable_recverr, icmp_error};
+use super::origin::Origin;
 use crate::result::{PortState, Reason};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use std::io;
@@ -45,10 +46,18 @@ impl<F: Fn() -> (Duration, bool)> Rto for F {
 }
 
 pub async fn connect(addr: SocketAddr, rto: &impl Rto, cancel: &CancellationToken) -> Attempt {
+    connect_from(addr, &Origin::default(), rto, cancel).await
+}
+
+/// `connect`, from the user's source address and interface (see `origin`).
+pub async fn connect_from(addr: SocketAddr, origin: &Origin, rto: &impl Rto, cancel: &CancellationToken) -> Attempt {
     let sock = match Socket::new(Domain::for_address(addr), Type::STREAM.nonblocking(), Some(Protocol::TCP)) {
         Ok(s) => s,
         Err(e) => return local_error(e),
     };
+    if let Err(e) = origin.bind_connect(&sock, addr.is_ipv6()) {
+        return local_error(e);
+    }
     enable_recverr(&sock, addr.is_ipv6());
     let start = Instant::now();
     match sock.connect(&SockAddr::from(addr)) {

@@ -146,6 +146,32 @@ def test_cli_resume_after_a_signal_equals_an_uninterrupted_scan(
     assert _row(db)["checkpoint"] is None  # type: ignore[index]
 
 
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["sigint", "sigkill"])
+def test_syn_scan_resumed_after_a_signal_equals_an_uninterrupted_syn_scan(
+    truth: dict[str, Any], db: str, rng: random.Random, sig: int
+) -> None:
+    """The same for ``method="syn"``: the checkpoint does not depend on how a try is made, and the
+    resumed scan is a SYN scan again (its recorded method), ending equal to an uninterrupted one."""
+    hosts, ports, total = _two_hosts(truth)
+    at = rng.randrange(total // 10, total // 2)
+    print(f"interrupting a SYN scan with signal {sig} after {at} of {total} results")
+    _interrupt_cli([*hosts, "-p", ports, "-Pn", "--syn", "--rate", "600", "--concurrency", "64"], db, at, sig)
+    with portlens.store.open(db) as store:
+        (info,) = store.scans()
+        assert info.status == "incomplete"
+        assert _done(_row(db)["checkpoint"]) >= at  # type: ignore[index]
+    p = run_cli("scan", "--resume", str(info.id), "--db", db, "--rate", "3000")
+    assert p.returncode == 0, p.stderr
+    assert f"saved: scan #{info.id} (complete)" in p.stdout
+    full = portlens.scan(hosts, ports=ports, discovery=False, method="syn")
+    with portlens.store.open(db) as store:
+        saved = _assert_same(store, info.id, full)
+    assert saved.options["method"] == "syn"
+    assert saved.counts["closed"] > 0 and saved.counts["filtered"] > 0
+    assert {p.reason for p in saved.ports} <= {"syn-ack"}  # open ports kept: a SYN scan's reason
+    assert _row(db)["checkpoint"] is None  # type: ignore[index]
+
+
 def test_api_resume_probes_only_what_is_left(truth: dict[str, Any], store_url: str, rng: random.Random) -> None:
     """A scan cancelled in this process (`with` block left), resumed with `portlens.resume`, that
     resume interrupted too and resumed again: fewer probes than a whole scan, progress that starts

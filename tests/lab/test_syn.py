@@ -262,3 +262,173 @@ def test_compat_sS_runs_a_syn_scan(truth: dict[str, Any]) -> None:
     assert nm.scaninfo()["tcp"]["method"] == "connect" and nm[host]["tcp"][1]["reason"] == "conn-refused"
     with pytest.raises(nmap.NmapArgumentError, match="more than one type of TCP scan"):
         nm.scan(host, str(port), "-sS -sT")
+
+
+# -- source= and interface= (nmap's -S and -e) ----------------------------------------------------
+# A second address of the scanner on the open target's link: not the route's preferred source
+# (198.18.1.1), so a probe that carries it proves the override was used, and replies to it still
+# come back by the same veth.
+SECOND = "198.18.1.3"
+
+
+def _route(dst: str) -> tuple[str, str]:
+    """(device, preferred source) of the scanner namespace's route to ``dst``."""
+    out = subprocess.run(["ip", "-j", "route", "get", dst], capture_output=True, text=True, check=True, timeout=10)
+    r = json.loads(out.stdout)[0]
+    return r["dev"], r["prefsrc"]
+
+
+@pytest.fixture
+def second_source(lab: Lab, truth: dict[str, Any]) -> Any:
+    dev, prefsrc = _route(truth["open"]["v4"])
+    assert prefsrc != SECOND
+    subprocess.run(["ip", "addr", "add", f"{SECOND}/32", "dev", dev], check=True, timeout=10)
+    try:
+        yield dev
+    finally:
+        subprocess.run(["ip", "addr", "del", f"{SECOND}/32", "dev", dev], check=True, timeout=10)
+
+
+_COUNT_SYNS = """
+table ip plsource {
+    chain input {
+        type filter hook input priority -10; policy accept;
+        ip saddr %s tcp flags & (syn | ack) == syn counter
+    }
+}
+"""
+
+
+def _syns_from(ns: str, action: str) -> int:
+    """SYNs from SECOND counted by the target namespace ``ns`` (``add``: set the counter up first)."""
+    if action == "add":
+        subprocess.run(
+            ["ip", "netns", "exec", ns, "nft", "-f", "-"], input=_COUNT_SYNS % SECOND, text=True, check=True, timeout=10
+        )
+        return 0
+    out = subprocess.run(
+        ["ip", "netns", "exec", ns, "nft", "-j", "list", "table", "ip", "plsource"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=10,
+    )
+    subprocess.run(["ip", "netns", "exec", ns, "nft", "delete", "table", "ip", "plsource"], check=True, timeout=10)
+    for item in json.loads(out.stdout)["nftables"]:
+        for expr in item.get("rule", {}).get("expr", []):
+            if "counter" in expr:
+                return int(expr["counter"]["packets"])
+    raise AssertionError(f"no counter in {out.stdout}")
+
+
+@pytest.mark.parametrize("method", ["syn", "connect"])
+def test_source_and_interface_give_the_same_result_from_that_address(
+    lab: Lab, truth: dict[str, Any], second_source: str, method: str
+) -> None:
+    host, target_ns = truth["open"]["v4"], f"pl-{lab.tag}-open"
+    plain = portlens.scan(host, ports="all", method=method)
+    _syns_from(target_ns, "add")
+    given = portlens.scan(host, ports="all", method=method, source=SECOND, interface=second_source)
+    seen = _syns_from(target_ns, "count")
+    assert given.status == plain.status == "complete"
+    assert sorted(p.port for p in given.open_ports()) == truth["open"]["open_ports"]
+    assert given.counts == plain.counts
+    assert (given.options["source"], given.options["interface"]) == (SECOND, second_source)
+    assert (plain.options["source"], plain.options["interface"]) == (None, None)
+    # every probe left from the address given (a connect retried nothing; a SYN may be retried)
+    assert seen >= 65535, seen
+
+
+@pytest.mark.parametrize("method", ["syn", "connect"])
+def test_ipv6_source_and_interface(truth: dict[str, Any], method: str) -> None:
+    host = truth["open"]["v6"]
+    dev, src = _route(host)
+    r = portlens.scan(host, ports="1-2000,60000-65535", method=method, source=src, interface=dev)
+    expected = [p for p in truth["open"]["open_ports"] if p <= 2000 or p >= 60000]
+    assert sorted(p.port for p in r.open_ports()) == expected
+    assert r.options["source"] == src and r.status == "complete"
+
+
+def test_connect_from_source_is_the_peer_a_listener_sees(lab: Lab, truth: dict[str, Any], second_source: str) -> None:
+    host = truth["open"]["v4"]
+    port = next(p for p in range(41000, 42000) if p not in truth["open"]["open_ports"])
+    code = r"""
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], int(sys.argv[2]))); s.listen(8); s.settimeout(20)
+print("ready", flush=True)
+c, peer = s.accept(); print(peer[0], flush=True); c.close(); s.close()
+"""
+    p = subprocess.Popen(
+        ["ip", "netns", "exec", f"pl-{lab.tag}-open", sys.executable, "-c", code, host, str(port)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert p.stdout is not None and p.stdout.readline().strip() == "ready"
+        r = portlens.scan(host, ports=str(port), method="connect", source=SECOND)
+        out, _ = p.communicate(timeout=20)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert [x.port for x in r.open_ports()] == [port]
+    assert out.strip() == SECOND
+
+
+@pytest.mark.parametrize("method", ["syn", "connect"])
+def test_interface_is_where_probes_leave(truth: dict[str, Any], method: str) -> None:
+    """Bound to another link's interface, probes to the open host never reach it (the kernel
+    looks for it on that link): nothing is open, where the routing table's interface finds it."""
+    host, port = truth["open"]["v4"], truth["open"]["open_ports"][0]
+    elsewhere, _ = _route(truth["hostile"]["v4"])
+    right, _ = _route(host)
+    assert elsewhere != right
+    ok = portlens.scan(host, ports=str(port), method=method, interface=right)
+    assert [p.port for p in ok.open_ports()] == [port]
+    wrong = portlens.scan(
+        host, ports=str(port), method=method, interface=elsewhere, max_retries=1, max_rtt_timeout=0.5, keep=ALL
+    )
+    assert wrong.open_ports() == [] and [p.state for p in wrong.ports] == ["filtered"]
+
+
+def _refused(**options: Any) -> portlens.OptionError:
+    with pytest.raises(portlens.OptionError) as e:
+        portlens.scan("198.18.1.2", ports="22", **options)
+    return e.value
+
+
+@pytest.mark.parametrize("method", ["syn", "connect"])
+def test_bad_source_or_interface_is_an_option_error(truth: dict[str, Any], method: str) -> None:
+    e = _refused(method=method, source="198.18.1.77")  # a lab address the scanner does not have
+    assert e.item == "source" and "not an address of this host" in str(e)
+    e = _refused(method=method, interface="nosuch0")
+    assert e.item == "interface" and "nosuch0" in str(e)
+    # the scanner's own IPv6 address on the open link: local, but not of an IPv4 target's family
+    _, v6src = _route(truth["open"]["v6"])
+    e = _refused(method=method, source=v6src)
+    assert e.item == "source" and "IPv6" in str(e) and "198.18.1.2" in str(e)
+    for bad in ("198.18.1", "0.0.0.0", "not an address", 5):
+        assert _refused(method=method, source=bad).item == "source", bad
+    assert _refused(method=method, interface="a/b").item == "interface"
+    assert _refused(method=method, interface="\ud800").item == "interface"  # not UTF-8: refused by name
+
+
+def test_cli_and_compat_source_and_interface(truth: dict[str, Any], second_source: str, tmp_path: Any) -> None:
+    host, port = truth["open"]["v4"], truth["open"]["open_ports"][0]
+    out = tmp_path / "r.json"
+    p = run_cli("scan", host, "-p", str(port), "--syn", "-S", SECOND, "-e", second_source, "-q", "-o", str(out))
+    assert p.returncode == 0, p.stderr
+    r = portlens.load(out)
+    assert (r.options["source"], r.options["interface"]) == (SECOND, second_source)
+    assert [x.port for x in r.open_ports()] == [port]
+    p = run_cli("scan", host, "-p", str(port), "--source-ip", "198.18.1.77", "-q")
+    assert p.returncode == 2 and "source" in p.stderr and "198.18.1.77" in p.stderr, p.stderr
+    p = run_cli("scan", host, "-p", str(port), "--interface", "nosuch0", "-q")
+    assert p.returncode == 2 and "interface" in p.stderr and "nosuch0" in p.stderr, p.stderr
+    assert "Traceback" not in p.stderr
+    nm = nmap.PortScanner()
+    nm.scan(host, str(port), f"-sS -Pn -S {SECOND} -e {second_source}")
+    assert nm[host]["tcp"][port]["state"] == "open"
+    with pytest.raises(nmap.NmapArgumentError, match="interface.*nosuch0"):
+        nm.scan(host, str(port), "-sS -Pn -e nosuch0")

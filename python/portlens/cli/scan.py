@@ -74,6 +74,22 @@ def add_parser(sub: Any) -> None:
     s.add_argument(
         "-sT", "--connect", dest="method", action="store_const", const="connect", help="connect scan (--method connect)"
     )
+    s.add_argument(
+        "-S",
+        "--source-ip",
+        dest="source",
+        type=option_type("source"),
+        metavar="ADDRESS",
+        help="send TCP probes (SYN or connect, and discovery pings) from this address of this host (nmap's -S)",
+    )
+    s.add_argument(
+        "-e",
+        "--interface",
+        dest="interface",
+        type=option_type("interface"),
+        metavar="NAME",
+        help="send and receive TCP probes on this network interface only (nmap's -e)",
+    )
     d = s.add_mutually_exclusive_group()
     d.add_argument("--discovery", dest="discovery", action="store_const", const=True, help="host discovery first")
     d.add_argument(
@@ -145,6 +161,8 @@ def run(args: argparse.Namespace) -> int:
         "protocol": args.protocol,
         "udp_fast": args.udp_fast,
         "method": args.method,
+        "source": args.source,
+        "interface": args.interface,
         "discovery": args.discovery,
     }
     if store is not None:

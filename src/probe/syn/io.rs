@@ -4,6 +4,7 @@
 use super::dispatch::{Key, Reply, Waiters};
 use super::packet::{self, SYN_LEN};
 use super::Shared;
+use crate::probe::origin::Origin;
 use socket2::{Domain, Protocol, SockAddr, SockFilter, Socket, Type};
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -95,9 +96,23 @@ fn recv_buffer(sock: &Socket, bytes: libc::c_int) {
 impl Sockets {
     /// The raw sockets of both families. Err (EPERM without CAP_NET_RAW) when IPv4's cannot be
     /// opened; IPv6's are optional (a kernel without IPv6).
-    pub fn open(first: u16, last: u16) -> io::Result<Sockets> {
+    ///
+    /// With `origin.interface`, every socket is bound to that device: SYNs leave by it whatever the
+    /// routes say, and only replies that come in by it are read. With `origin.source`, the send
+    /// socket of its family is bound to it, so the kernel writes it as the IP source (the IPv4
+    /// checksum is computed with it: see `Transport::source`).
+    pub fn open(first: u16, last: u16, origin: &Origin) -> io::Result<Sockets> {
         let send4 = raw(Domain::IPV4, Protocol::TCP)?;
         let send6 = raw(Domain::IPV6, Protocol::TCP).ok();
+        for s in std::iter::once(&send4).chain(&send6) {
+            origin.bind_device(s)?;
+        }
+        if let Some(src) = origin.source {
+            let sock = if src.is_ipv6() { send6.as_ref() } else { Some(&send4) };
+            if let Some(s) = sock {
+                s.bind(&SockAddr::from(SocketAddr::new(src, 0)))?;
+            }
+        }
         // The send sockets would also get a copy of every TCP segment the host receives: a
         // filter that keeps nothing spares the kernel the copies.
         let nothing = [SockFilter::new(RET_K, 0, 0, 0)];
@@ -124,6 +139,7 @@ impl Sockets {
         for v6 in [false, true] {
             let domain = if v6 { Domain::IPV6 } else { Domain::IPV4 };
             let Ok(tcp) = raw(domain, Protocol::TCP) else { continue };
+            origin.bind_device(&tcp)?;
             tcp.attach_filter(&reply_filter(v6, first, last))?;
             // Replies come in bursts at scan rates (a closed port's RST is as fast as the SYN
             // that asked for it), and one lost in a full buffer becomes a retry, or a filtered
@@ -133,6 +149,7 @@ impl Sockets {
             recv.push((tcp, v6, false));
             let icmp = if v6 { Protocol::ICMPV6 } else { Protocol::ICMPV4 };
             if let Ok(s) = raw(domain, icmp) {
+                origin.bind_device(&s)?;
                 recv_buffer(&s, RECV_BUFFER / 8);
                 s.set_nonblocking(true)?;
                 recv.push((s, v6, true));
@@ -310,11 +327,15 @@ fn recv_batch(sock: &Socket, bufs: &mut [[u8; SNAP]], names: &mut [libc::sockadd
     msgs[..n as usize].iter().map(|m| (m.msg_len as usize).min(SNAP)).collect()
 }
 
-/// The address the kernel would send from to `dst` (its route's preferred source): a UDP
-/// socket connected to it says, without a packet leaving.
-pub fn source_for(dst: IpAddr) -> io::Result<IpAddr> {
+/// The address the kernel would send from to `dst` (its route's preferred source, by the given
+/// interface if any): a UDP socket connected to it says, without a packet leaving.
+pub fn source_for(dst: IpAddr, origin: &Origin) -> io::Result<IpAddr> {
+    if let Some(src) = origin.source_for(dst.is_ipv6()) {
+        return Ok(src);
+    }
     let domain = if dst.is_ipv6() { Domain::IPV6 } else { Domain::IPV4 };
     let s = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP))?;
+    origin.bind_device(&s)?;
     s.connect(&SockAddr::from(SocketAddr::new(dst, 9)))?;
     s.local_addr()?.as_socket().map(|a| a.ip()).ok_or_else(|| io::Error::other("no source address"))
 }

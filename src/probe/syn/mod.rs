@@ -6,7 +6,8 @@
 //!
 //! - **Sending.** A raw TCP socket per family: the kernel builds the IP header and routes. The
 //!   IPv4 TCP checksum covers a pseudo-header with the source address, which is what the routing
-//!   table picks for the target (a connected UDP socket's `getsockname`, cached per host); over
+//!   table picks for the target (a connected UDP socket's `getsockname`, cached per host), or the
+//!   user's `source=` (see `origin`: the send socket is then bound to it, and to `interface=`); over
 //!   IPv6 the kernel computes the checksum itself (`IPV6_CHECKSUM`). Tries hand their SYN to one
 //!   sender thread, which sends them in batches with `sendmmsg`.
 //! - **Receiving.** Another raw TCP socket per family sees a copy of every TCP segment the host
@@ -40,6 +41,7 @@ pub mod packet;
 
 use super::errno::{self, Verdict};
 use super::errqueue::Icmp;
+use super::origin::Origin;
 use super::tcp::{Attempt, Rto};
 use crate::result::{PortState, Protocol, Reason};
 use cookie::{Cookie, Ports};
@@ -120,6 +122,8 @@ pub struct Transport {
     next_port: AtomicU32,
     /// IPv4 source address per target (the checksum needs it).
     sources: Mutex<HashMap<IpAddr, IpAddr>>,
+    /// The user's source address and interface, if any.
+    origin: Origin,
 }
 
 /// Whether this process may open raw sockets (root, or CAP_NET_RAW).
@@ -128,10 +132,11 @@ pub fn available() -> bool {
 }
 
 impl Transport {
-    /// Open the sockets and start the threads. Err(EPERM) without CAP_NET_RAW.
-    pub fn open() -> std::io::Result<Transport> {
+    /// Open the sockets (on `origin`'s interface and address, if given) and start the threads.
+    /// Err(EPERM) without CAP_NET_RAW.
+    pub fn open(origin: &Origin) -> std::io::Result<Transport> {
         let ports = Ports::of_this_host();
-        let socks = io::Sockets::open(ports.first, ports.last())?;
+        let socks = io::Sockets::open(ports.first, ports.last(), origin)?;
         let shared = Arc::new(Shared {
             cookie: Cookie::random(),
             ports,
@@ -151,7 +156,13 @@ impl Transport {
             shared.stop.store(true, Ordering::Relaxed);
             return Err(e);
         }
-        Ok(Transport { shared, out, next_port: AtomicU32::new(rand::random()), sources: Mutex::default() })
+        Ok(Transport {
+            shared,
+            out,
+            next_port: AtomicU32::new(rand::random()),
+            sources: Mutex::default(),
+            origin: origin.clone(),
+        })
     }
 
     /// Replies to our ports dropped because they answer no probe of this scan.
@@ -168,7 +179,7 @@ impl Transport {
         if let Some(s) = self.sources.lock().unwrap_or_else(|e| e.into_inner()).get(&ip) {
             return Ok(*s);
         }
-        let s = io::source_for(ip)?;
+        let s = io::source_for(ip, &self.origin)?;
         self.sources.lock().unwrap_or_else(|e| e.into_inner()).insert(ip, s);
         Ok(s)
     }

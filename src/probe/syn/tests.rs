@@ -13,7 +13,7 @@ fn fixed(ms: u64) -> impl Rto {
 
 fn transport() -> Option<Transport> {
     crate::engine::tests::assert_private_namespace();
-    match Transport::open() {
+    match Transport::open(&crate::probe::origin::Origin::default()) {
         Ok(t) => Some(t),
         Err(e) => {
             // Without CAP_NET_RAW the method is refused, which the Python tests check; root must get it.

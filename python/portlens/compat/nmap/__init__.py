@@ -24,6 +24,7 @@ scan, ``protocol="udp"``; a call scans TCP or UDP, so not together with ``-sT``/
 ``--exclude-ports``, ``-r``, ``-Pn``, ``-n``, ``-4``, ``-6``, ``-T0``..``-T5``, ``--open``,
 ``--max-retries``, ``--host-timeout``, ``--min-rate``/``--max-rate``, ``--scan-delay``,
 ``--initial-rtt-timeout``/``--min-rtt-timeout``/``--max-rtt-timeout``, ``--max-parallelism``,
+``-S`` (``source=``) and ``-e`` (``interface=``),
 ``--exclude``, ``--excludefile``, ``-iL``, ``-v``/``-d`` levels, and the no-ops ``--reason``,
 ``--privileged``, ``--unprivileged``, ``--system-dns``, ``--min-parallelism``, ``--min-hostgroup``,
 ``--max-hostgroup``, ``--defeat-rst-ratelimit``, ``--noninteractive``, ``--no-stylesheet`` and

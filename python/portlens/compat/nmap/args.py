@@ -470,6 +470,11 @@ def read_plan(hosts: str, ports: str | None, arguments: str) -> Plan:
         elif name in ("--initial-rtt-timeout", "--min-rtt-timeout", "--max-rtt-timeout"):
             option = name[2:].replace("-", "_")
             explicit[option] = _timed(option, value(name), name)
+        elif tok.startswith("-S") and not tok.startswith("--"):
+            # the address to send from, checked by the engine against this host's addresses
+            explicit["source"] = option_value("source", value("-S"), "-S")
+        elif tok.startswith("-e") and not tok.startswith("--"):
+            explicit["interface"] = option_value("interface", value("-e"), "-e")
         elif name == "--max-parallelism":
             explicit["concurrency"] = option_value("concurrency", value(name), name)
         elif name == "--exclude":
