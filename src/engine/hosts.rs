@@ -354,13 +354,16 @@ impl HostTable {
                         h.loss.scale(STALE_WEIGHT);
                         h.pilot_loss.scale(STALE_WEIGHT);
                     }
-                    // The verdicts' estimates take the fates of tries sent at the current rates of
-                    // both flows. Behind a limiter shared by many hosts only the scan flow is cut;
-                    // a host's few fates then come mostly from tries of the unpaced first pass,
-                    // answered (or found lost) late, and at nearly all lost they would make every
-                    // later try look as doomed as those were (`gen_floors` prices those tries).
-                    let (gen, scan_gen) = (h.flow.gen(), self.scan_gen.load(Ordering::Relaxed));
-                    let (lost, ok) = current_fates(tickets, answered, |t| t.host_gen == gen && t.scan_gen == scan_gen);
+                    // The verdicts' estimates take the fates of tries sent at the host's current
+                    // rate, but none of the scan's unpaced first pass once the scan flow was cut.
+                    // Behind a limiter shared by many hosts only the scan flow is cut; a host's
+                    // few fates then come mostly from first-pass tries, answered (or found lost)
+                    // late, and at nearly all lost they would make every later try look as doomed
+                    // as those were (`gen_floors` prices those tries themselves). Fates of later
+                    // scan generations stay: behind per-host limiters they are the host's evidence.
+                    let (gen, scan_cut) = (h.flow.gen(), self.scan_gen.load(Ordering::Relaxed) > 0);
+                    let (lost, ok) =
+                        current_fates(tickets, answered, |t| t.host_gen == gen && (t.scan_gen > 0 || !scan_cut));
                     if pilot {
                         h.pilot_loss.add(lost, ok, HOST_HALF_LIFE);
                     }
