@@ -11,7 +11,7 @@ from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 
 from ..results import PortResult, ScanResult
 from .engine import write_tx
-from .rows import plain, translate_errors, utc, utc_now
+from .rows import plain, store_errors, translate_errors, utc, utc_now
 from .schema import scan_hosts, scan_ports, scans
 
 if TYPE_CHECKING:
@@ -155,6 +155,14 @@ def reopen(
     that stay. What the resumed scan makes again is dropped first: its hosts (written at its end), and
     its UDP results unless ``keep_udp`` (a local scan runs UDP again whole; a Dask shard is merged whole).
     The writer skips the results that stay: probes above the checkpoint are made again."""
+    url = getattr(store, "url", None)
+    if url is not None:  # a Store: its errors (read-only, locked too long) are `StoreError`s
+        with store_errors(url):
+            return _reopen(store, scan_id, keep_udp=keep_udp, owns=owns)
+    return _reopen(store, scan_id, keep_udp=keep_udp, owns=owns)
+
+
+def _reopen(store: Database, scan_id: int, *, keep_udp: bool, owns: bool) -> tuple[ScanWriter, list[PortResult]]:
     with write_tx(store.engine) as conn:
         if not keep_udp:
             conn.execute(delete(scan_ports).where(scan_ports.c.scan_id == scan_id, scan_ports.c.protocol != "tcp"))
