@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 
-from ..results import PortResult, ScanResult
+from ..results import PortResult, ScanResult, utf8_value
 from .engine import write_tx
 from .rows import plain, store_errors, translate_errors, utc, utc_now
 from .schema import scan_hosts, scan_ports, scans
@@ -27,7 +27,9 @@ class Database(Protocol):
 
 
 def port_row(scan_id: int, p: PortResult) -> dict[str, Any]:
-    return {"scan_id": scan_id, **p.to_dict(), "service": None if p.service is None else plain(dict(p.service))}
+    # text columns take UTF-8 only (`utf8_value`); the JSON column escapes what it is given
+    row = utf8_value(p.to_dict())
+    return {"scan_id": scan_id, **row, "service": None if p.service is None else plain(dict(p.service))}
 
 
 def assessment_summary(a: Assessment) -> dict[str, Any]:
@@ -182,8 +184,8 @@ def write_end(conn: Connection, scan_id: int, result: ScanResult, assessment: As
             [
                 {
                     "scan_id": scan_id,
-                    "address": h.address,
-                    "hostname": h.hostname,
+                    "address": utf8_value(h.address),
+                    "hostname": utf8_value(h.hostname),
                     "state": h.state,
                     "reason": h.reason,
                     "counts": dict(h.counts),
