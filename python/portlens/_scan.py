@@ -311,7 +311,16 @@ def run(s: Scan) -> ScanResult:
         return s.result()
     except KeyboardInterrupt:
         s.cancel()
-        partial = s.result()
+        while True:
+            try:
+                partial = s.result()
+                break
+            except KeyboardInterrupt:
+                # A second Ctrl-C (or a progress callback that raises again) while the cancelled
+                # scan's last results are read: they are read anyway, or the caller would get a
+                # bare KeyboardInterrupt and lose them. Each try reads a batch, and the cancelled
+                # scan ends within a fraction of a second, so this ends.
+                continue
         raise ScanInterrupted(partial) from None
     finally:
         s.close_sink()
