@@ -322,6 +322,11 @@ def run(s: Scan) -> ScanResult:
                 # scan ends within a fraction of a second, so this ends.
                 continue
         raise ScanInterrupted(partial) from None
+    except BaseException:
+        # Any other failure while waiting (the store refusing a write, a progress callback that
+        # raised): the probes stop too, instead of going on unseen until the scan is collected.
+        s.cancel()
+        raise
     finally:
         s.close_sink()
 

@@ -288,6 +288,25 @@ def test_stopped_syn_scans_close_their_raw_sockets_and_threads(truth: dict[str, 
         assert _settled(before) == before, f"Ctrl-C {i}"
 
 
+def test_a_failing_scan_stops_probing(truth: dict[str, Any]) -> None:
+    """A progress callback that raises something else than Ctrl-C (or a store that refuses a write)
+    fails the scan; before, its probes went on unseen (raw sockets open, packets sent) for as long
+    as the exception, and with it the scan, was alive."""
+    host = truth["open"]["v4"]
+    portlens.scan(host, ports="1-10", method="syn")
+    time.sleep(0.5)
+    before = _sockets_and_threads()
+
+    def broken(p: portlens.Progress) -> None:
+        if p.done > 2000:
+            raise RuntimeError("a bug in the caller's callback")
+
+    with pytest.raises(RuntimeError, match="callback") as e:
+        portlens.scan(host, ports="all", method="syn", rate=20000, progress=broken)
+    assert e.value.__traceback__ is not None  # the scan's frames are still referenced here
+    assert _settled(before, 1.0) == before
+
+
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["sigint", "sigterm"])
 def test_signals_end_a_syn_scan_on_the_command_line(
     truth: dict[str, Any], tmp_path: Path, signum: int, code: int
