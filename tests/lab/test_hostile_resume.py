@@ -15,6 +15,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -345,3 +346,33 @@ def test_a_store_locked_by_another_writer(saved: dict[str, Any], tmp_path: Path)
     resumed = portlens.resume(saved["id"], db)
     full = portlens.scan(saved["host"], ports=PORTS, keep=KEEP)
     assert resumed.status == "complete" and dict(resumed.counts) == dict(full.counts)
+
+
+def test_two_resumes_of_one_scan_at_once(saved: dict[str, Any], tmp_path: Path) -> None:
+    """Two processes resume the same scan: one ends it "complete", exactly; the other stops with a
+    `StoreError` that says why (and its probes stop), never a scan with doubled rows or counts."""
+    db = _copy(saved, tmp_path)
+    outcomes: dict[str, Any] = {}
+
+    def resume(name: str) -> None:
+        try:
+            outcomes[name] = portlens.resume(saved["id"], db, rate=1500)
+        except (StoreError, portlens.ResumeError) as e:
+            outcomes[name] = e
+
+    threads = [threading.Thread(target=resume, args=(name,)) for name in ("a", "b")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    results = [o for o in outcomes.values() if isinstance(o, portlens.ScanResult)]
+    errors = [o for o in outcomes.values() if isinstance(o, (StoreError, portlens.ResumeError))]
+    assert len(results) >= 1 and len(results) + len(errors) == 2, outcomes
+    for e in errors:  # while the other ran, or after it completed the scan
+        assert "another process" in str(e) or "is complete" in str(e)
+    full = portlens.scan(saved["host"], ports=PORTS, keep=KEEP)
+    with portlens.store.open(db) as store:
+        (info,) = store.scans()
+        loaded = store.load(saved["id"])
+    assert info.status == "complete" and dict(loaded.counts) == dict(full.counts)
+    assert len(loaded.ports) == len({(p.host, p.port) for p in loaded.ports}) == 3000

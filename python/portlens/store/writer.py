@@ -8,9 +8,11 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from ..results import PortResult, ScanResult, utf8_value
 from .engine import write_tx
+from .errors import StoreError
 from .rows import plain, store_errors, translate_errors, utc, utc_now
 from .schema import scan_hosts, scan_ports, scans
 
@@ -112,7 +114,15 @@ class ScanWriter:
 
     def _write(self, conn: Connection, rows: list[dict[str, Any]], checkpoint: Mapping[str, Any] | None = None) -> None:
         if rows:
-            conn.execute(insert(scan_ports), rows)
+            try:
+                conn.execute(insert(scan_ports), rows)
+            except IntegrityError:
+                # This writer drops the duplicates it knows of (`_seen`): a row already there was
+                # written by another writer of the same scan since, such as a second resume of it.
+                raise StoreError(
+                    f"scan #{self.id} is being written by another process too (resumed twice at once?): "
+                    "this one stops; the other goes on"
+                ) from None
         opened = sum(1 for r in rows if r["state"] == "open")
         values: dict[str, Any] = {"open_ports": scans.c.open_ports + opened, "updated": utc_now()}
         if checkpoint is not None:
@@ -166,6 +176,12 @@ def reopen(
 
 def _reopen(store: Database, scan_id: int, *, keep_udp: bool, owns: bool) -> tuple[ScanWriter, list[PortResult]]:
     with write_tx(store.engine) as conn:
+        # checked again under the write lock: another resume may have completed it since it was read
+        status = conn.execute(select(scans.c.status).where(scans.c.id == scan_id)).scalar_one_or_none()
+        if status == "complete":
+            from ..exceptions import ResumeError
+
+            raise ResumeError(f"scan #{scan_id} is complete: there is nothing to resume", item=str(scan_id))
         if not keep_udp:
             conn.execute(delete(scan_ports).where(scan_ports.c.scan_id == scan_id, scan_ports.c.protocol != "tcp"))
         conn.execute(delete(scan_hosts).where(scan_hosts.c.scan_id == scan_id))
