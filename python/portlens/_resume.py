@@ -190,6 +190,53 @@ def _check_counts(
             )
 
 
+def _check_stored(store: Store, scan_id: int, recorded: Mapping[str, Any]) -> None:
+    """The stored results become part of the resumed scan as they are: each must be one the scan
+    could have found (a known state and protocol, a port of its lists, an address of its targets
+    when they are addresses and networks; hostnames cannot be checked without resolving them).
+    Rows written by something else (another scan's moved here, a hand edit) would otherwise end in a
+    "complete" scan with an open port it never probed."""
+    import ipaddress
+
+    from . import parse_ports
+    from .results import STATES
+    from .store.schema import scan_ports
+
+    mine = scan_ports.c.scan_id == scan_id
+
+    def distinct(column: Any, *where: Any) -> set[Any]:
+        with store.engine.connect() as conn:
+            return {r[0] for r in conn.execute(select(column).where(mine, *where).distinct())}
+
+    for state in distinct(scan_ports.c.state) - set(STATES):
+        raise _damaged(scan_id, f"the store holds a result of state {str(state)[:40]!r}, which no scan gives")
+    for protocol in distinct(scan_ports.c.protocol) - {"tcp", "udp"}:
+        raise _damaged(scan_id, f"the store holds a result of protocol {str(protocol)[:40]!r}")
+    for protocol, spec in (("tcp", recorded.get("ports")), ("udp", recorded.get("udp_ports"))):
+        stored = distinct(scan_ports.c.port, scan_ports.c.protocol == protocol)
+        try:
+            allowed = set(parse_ports(spec)) if spec else set()
+        except ValueError:
+            raise _damaged(scan_id, f"its recorded {protocol} ports cannot be read") from None
+        for port in sorted(stored - allowed)[:1]:
+            raise _damaged(
+                scan_id, f"the store holds a result of {protocol} port {port}, which the scan does not probe"
+            )
+    try:
+        networks = [ipaddress.ip_network(t, strict=False) for t in recorded["targets"]]
+    except ValueError:
+        return  # ranges or hostnames: the engine's own checks of the checkpoint are what there is
+    for host in sorted(distinct(scan_ports.c.host)):
+        try:
+            ip = ipaddress.ip_address(host)
+        except ValueError:
+            raise _damaged(
+                scan_id, f"the store holds a result of {str(host)[:60]!r}, which is not an address"
+            ) from None
+        if not any(ip.version == n.version and ip in n for n in networks):
+            raise _damaged(scan_id, f"the store holds a result of {host}, which is not among the scan's targets")
+
+
 def _checkpoint_of(info: Mapping[str, Any], scan_id: int) -> Mapping[str, Any]:
     from .store.schema import Unreadable
 
@@ -239,6 +286,7 @@ def _prepare(
         row["options"] = recorded
         if cp["kind"] == "local" and isinstance(cp.get("engine"), Mapping):
             _check_counts(cp["engine"], recorded, _stored_counts(store, scan_id), scan_id)
+        _check_stored(store, scan_id, recorded)
     options = _merged_options(recorded, overrides)
     return row, cp, options, info
 

@@ -376,3 +376,40 @@ def test_two_resumes_of_one_scan_at_once(saved: dict[str, Any], tmp_path: Path) 
         loaded = store.load(saved["id"])
     assert info.status == "complete" and dict(loaded.counts) == dict(full.counts)
     assert len(loaded.ports) == len({(p.host, p.port) for p in loaded.ports}) == 3000
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        (("198.18.99.9", 22, "tcp", "open"), "not among the scan's targets"),
+        (("not-an-address", 22, "tcp", "open"), "not an address"),
+        (("{host}", 70000, "tcp", "open"), "port 70000"),
+        (("{host}", -5, "tcp", "open"), "port -5"),
+        (("{host}", 3001, "tcp", "open"), "port 3001"),
+        (("{host}", 53, "udp", "open"), "udp port 53"),
+        (("{host}", 2999, "tcp", "bogus"), "state 'bogus'"),
+        (("{host}", 2998, "sctp", "open"), "protocol 'sctp'"),
+    ],
+    ids=["other-host", "not-an-address", "port-70000", "port-negative", "port-not-scanned", "udp", "state", "protocol"],
+)
+def test_stored_results_the_scan_could_not_have_found(
+    saved: dict[str, Any], tmp_path: Path, row: tuple[Any, ...], message: str
+) -> None:
+    """Before: each became part of a "complete" resumed scan (an open port on a host never probed)."""
+    db = _copy(saved, tmp_path)
+    host, port, protocol, state = row
+    _sql(db, "DELETE FROM scan_ports WHERE port = ? AND protocol = ?", port, protocol)
+    _sql(
+        db,
+        "INSERT INTO scan_ports (scan_id, host, port, protocol, state, reason, attempts) "
+        "VALUES (?, ?, ?, ?, ?, 'x', 1)",
+        saved["id"],
+        host.format(host=saved["host"]),
+        port,
+        protocol,
+        state,
+    )
+    before = _state(db)
+    with pytest.raises(portlens.ResumeError, match=message):
+        portlens.resume(saved["id"], db)
+    assert _state(db) == before
