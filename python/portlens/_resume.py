@@ -226,6 +226,10 @@ def _check_stored(store: Store, scan_id: int, recorded: Mapping[str, Any]) -> No
         networks = [ipaddress.ip_network(t, strict=False) for t in recorded["targets"]]
     except ValueError:
         return  # ranges or hostnames: the engine's own checks of the checkpoint are what there is
+    for n in list(networks):  # an IPv4-mapped target is scanned, and reported, as the IPv4 address
+        mapped = n.network_address.ipv4_mapped if isinstance(n, ipaddress.IPv6Network) else None
+        if mapped is not None and n.prefixlen >= 96:
+            networks.append(ipaddress.ip_network(f"{mapped}/{n.prefixlen - 96}", strict=False))
     for host in sorted(distinct(scan_ports.c.host)):
         try:
             ip = ipaddress.ip_address(host)

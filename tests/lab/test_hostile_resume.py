@@ -413,3 +413,20 @@ def test_stored_results_the_scan_could_not_have_found(
     with pytest.raises(portlens.ResumeError, match=message):
         portlens.resume(saved["id"], db)
     assert _state(db) == before
+
+
+def test_an_ipv4_mapped_target_still_resumes(truth: dict[str, Any], tmp_path: Path) -> None:
+    """The stored results' addresses are checked against the targets: a target written as an
+    IPv4-mapped IPv6 address is scanned and reported as the IPv4 one, and must not be refused."""
+    host = truth["open"]["v4"]
+    db = str(tmp_path / "mapped.db")
+    with portlens.store.open(db) as store:
+        with portlens.start(f"::ffff:{host}", ports=PORTS, rate=1000, concurrency=32, keep=KEEP, save=store) as s:
+            for _ in s:
+                if s.progress().done > 600:
+                    break
+            scan_id = s.saved_id
+    assert scan_id is not None
+    resumed = portlens.resume(scan_id, db)
+    assert resumed.status == "complete" and {p.host for p in resumed.ports} == {host}
+    assert len(resumed.ports) == 3000
