@@ -198,7 +198,7 @@ def _check_stored(store: Store, scan_id: int, recorded: Mapping[str, Any]) -> No
     "complete" scan with an open port it never probed."""
     import ipaddress
 
-    from . import parse_ports
+    from ._core import parse_ports
     from .results import STATES
     from .store.schema import scan_ports
 
