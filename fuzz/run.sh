@@ -25,7 +25,7 @@ if ! cargo "${toolchain[@]}" build --locked --release --target "$triple" --bins;
   exit 1
 fi
 mkdir -p artifacts
-for target in all_parsers tls x509 http smb_rdp binary target_spec port_spec; do
+for target in all_parsers tls x509 http smb_rdp binary target_spec port_spec syn_replies; do
   mkdir -p "corpus/$target"
   echo "fuzz: $target, ${seconds} s"
   bin="$CARGO_TARGET_DIR/$triple/release/$target"

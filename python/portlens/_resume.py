@@ -108,10 +108,150 @@ def _merged_options(recorded: Mapping[str, Any], overrides: Mapping[str, Any]) -
     return options
 
 
+#: The largest id a store can hold (SQLite's and PostgreSQL's 64-bit signed integers).
+_MAX_ID = (1 << 63) - 1
+
+
+def _scan_id(value: Any) -> int:
+    """A scan id as the user gave it: an int (not a bool, which Python counts as one) or its decimal
+    text. A float is refused rather than truncated (1.5 is not scan #1)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        scan_id = value
+    elif isinstance(value, str) and value.strip().isdecimal() and len(value.strip()) <= 20:
+        scan_id = int(value.strip())
+    else:
+        shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+        raise ResumeError(f"a scan id is a whole number (portlens history lists them), not {shown}", item="scan_id")
+    if not 1 <= scan_id <= _MAX_ID:
+        from .store import NotFoundError
+
+        raise NotFoundError(f"no scan #{scan_id}: scan ids are 1 to {_MAX_ID}", item=str(scan_id))
+    return scan_id
+
+
+def _damaged(scan_id: int, why: str) -> ResumeError:
+    return ResumeError(f"scan #{scan_id} cannot be resumed: {why}; scan again instead", item=str(scan_id))
+
+
+def _check_options(recorded: Any, scan_id: int) -> dict[str, Any]:
+    """The recorded options, if they have the shape a scan writes (a mapping with a list of target
+    strings and port texts); the values themselves are checked by the options layer, as a new scan's."""
+    if not isinstance(recorded, Mapping) or not recorded.get("targets"):
+        raise ResumeError(f"scan #{scan_id} has no recorded options to resume it with", item=str(scan_id))
+    targets = recorded["targets"]
+    if not isinstance(targets, list) or not all(isinstance(t, str) for t in targets):
+        raise _damaged(scan_id, "its recorded targets are not a list of target texts")
+    for name in ("ports", "udp_ports", "protocol"):
+        if recorded.get(name) is not None and not isinstance(recorded[name], str):
+            raise _damaged(scan_id, f"its recorded {name} is not a text")
+    return dict(recorded)
+
+
+def _stored_counts(store: Store, scan_id: int) -> dict[str, int]:
+    """TCP results stored for ``scan_id``, by state."""
+    from sqlalchemy import func
+
+    from .store.schema import scan_ports
+
+    q = (
+        select(scan_ports.c.state, func.count())
+        .where(scan_ports.c.scan_id == scan_id, scan_ports.c.protocol == "tcp")
+        .group_by(scan_ports.c.state)
+    )
+    with store.engine.connect() as conn:
+        return {str(state): int(n) for state, n in conn.execute(q).all()}
+
+
+def _check_counts(
+    engine: Mapping[str, Any], recorded: Mapping[str, Any], stored: Mapping[str, int], scan_id: int
+) -> None:
+    """Every result below the checkpoint's watermarks was stored before the checkpoint (same
+    transaction, or an earlier one): a kept state the checkpoint counts more of than the store holds
+    means a checkpoint that is not this scan's (copied from another row, or edited). Resuming would
+    skip probes whose results are nowhere and end "complete". Malformed counts are left to the
+    engine, which refuses them."""
+    from .results import STATES
+
+    keep = recorded.get("keep") or ["open"]
+    batches = engine.get("batches")
+    if not isinstance(batches, list) or not isinstance(keep, list):
+        return
+    totals = [0] * len(STATES)
+    for b in batches:
+        counts = b.get("counts") if isinstance(b, Mapping) else None
+        if not isinstance(counts, list) or len(counts) != len(STATES):
+            return
+        if not all(isinstance(n, int) and not isinstance(n, bool) for n in counts):
+            return
+        totals = [t + n for t, n in zip(totals, counts, strict=True)]
+    for state, n in zip(STATES, totals, strict=True):
+        if state in keep and n > stored.get(state, 0):
+            raise _damaged(
+                scan_id,
+                f"its checkpoint counts {n} {state} port(s) already probed, but the store holds "
+                f"{stored.get(state, 0)}: the checkpoint is not this scan's",
+            )
+
+
+def _check_stored(store: Store, scan_id: int, recorded: Mapping[str, Any]) -> None:
+    """The stored results become part of the resumed scan as they are: each must be one the scan
+    could have found (a known state and protocol, a port of its lists, an address of its targets
+    when they are addresses and networks; hostnames cannot be checked without resolving them).
+    Rows written by something else (another scan's moved here, a hand edit) would otherwise end in a
+    "complete" scan with an open port it never probed."""
+    import ipaddress
+
+    from ._core import parse_ports
+    from .results import STATES
+    from .store.schema import scan_ports
+
+    mine = scan_ports.c.scan_id == scan_id
+
+    def distinct(column: Any, *where: Any) -> set[Any]:
+        with store.engine.connect() as conn:
+            return {r[0] for r in conn.execute(select(column).where(mine, *where).distinct())}
+
+    for state in distinct(scan_ports.c.state) - set(STATES):
+        raise _damaged(scan_id, f"the store holds a result of state {str(state)[:40]!r}, which no scan gives")
+    for protocol in distinct(scan_ports.c.protocol) - {"tcp", "udp"}:
+        raise _damaged(scan_id, f"the store holds a result of protocol {str(protocol)[:40]!r}")
+    for protocol, spec in (("tcp", recorded.get("ports")), ("udp", recorded.get("udp_ports"))):
+        stored = distinct(scan_ports.c.port, scan_ports.c.protocol == protocol)
+        try:
+            allowed = set(parse_ports(spec)) if spec else set()
+        except ValueError:
+            raise _damaged(scan_id, f"its recorded {protocol} ports cannot be read") from None
+        for port in sorted(stored - allowed)[:1]:
+            raise _damaged(
+                scan_id, f"the store holds a result of {protocol} port {port}, which the scan does not probe"
+            )
+    try:
+        networks = [ipaddress.ip_network(t, strict=False) for t in recorded["targets"]]
+    except ValueError:
+        return  # ranges or hostnames: the engine's own checks of the checkpoint are what there is
+    for n in list(networks):  # an IPv4-mapped target is scanned, and reported, as the IPv4 address
+        mapped = n.network_address.ipv4_mapped if isinstance(n, ipaddress.IPv6Network) else None
+        if mapped is not None and n.prefixlen >= 96:
+            networks.append(ipaddress.ip_network(f"{mapped}/{n.prefixlen - 96}", strict=False))
+    for host in sorted(distinct(scan_ports.c.host)):
+        try:
+            ip = ipaddress.ip_address(host)
+        except ValueError:
+            raise _damaged(
+                scan_id, f"the store holds a result of {str(host)[:60]!r}, which is not an address"
+            ) from None
+        if not any(ip.version == n.version and ip in n for n in networks):
+            raise _damaged(scan_id, f"the store holds a result of {host}, which is not among the scan's targets")
+
+
 def _checkpoint_of(info: Mapping[str, Any], scan_id: int) -> Mapping[str, Any]:
+    from .store.schema import Unreadable
+
     if info["status"] == "complete":
         raise ResumeError(f"scan #{scan_id} is complete: there is nothing to resume", item=str(scan_id))
     cp = info["checkpoint"]
+    if isinstance(cp, Unreadable):
+        raise _damaged(scan_id, f"its checkpoint cannot be read ({cp.reason})")
     if not isinstance(cp, Mapping) or cp.get("kind") not in ("local", "dask"):
         raise ResumeError(
             f"scan #{scan_id} has no checkpoint: it was saved by a portlens without resumable scans "
@@ -119,6 +259,14 @@ def _checkpoint_of(info: Mapping[str, Any], scan_id: int) -> Mapping[str, Any]:
             item=str(scan_id),
         )
     engine = cp.get("engine")
+    if cp["kind"] == "local" and engine is not None and not isinstance(engine, Mapping):
+        raise _damaged(scan_id, "its checkpoint's engine part is not an object")
+    if cp["kind"] == "dask":
+        shards = cp.get("shards", {})
+        if not isinstance(shards, Mapping) or not all(
+            isinstance(k, str) and k.isdecimal() and isinstance(v, Mapping) for k, v in shards.items()
+        ):
+            raise _damaged(scan_id, "its checkpoint's merged shards are not a map of shard numbers to results")
     if cp["kind"] == "local" and engine is not None and engine.get("format") != ENGINE_FORMAT:
         raise ResumeError(
             f"scan #{scan_id} was saved by a portlens whose checkpoints this one cannot read "
@@ -133,15 +281,19 @@ def _prepare(
 ) -> tuple[Mapping[str, Any], Mapping[str, Any], dict[str, Any], Any]:
     """Check that ``scan_id`` can be resumed with ``overrides``: (its row, checkpoint, options,
     ScanInfo). Nothing is changed in the store yet."""
+    from .store.rows import store_errors
     from .store.schema import scans
 
     info = store.scan(scan_id)  # NotFoundError for an unknown id
-    with store.engine.connect() as conn:
-        row = dict(conn.execute(select(scans).where(scans.c.id == int(scan_id))).mappings().one())
-    cp = _checkpoint_of(row, scan_id)
-    recorded = dict(row["options"] or {})
-    if not recorded.get("targets"):
-        raise ResumeError(f"scan #{scan_id} has no recorded options to resume it with", item=str(scan_id))
+    with store_errors(store.url):
+        with store.engine.connect() as conn:
+            row = dict(conn.execute(select(scans).where(scans.c.id == int(scan_id))).mappings().one())
+        cp = _checkpoint_of(row, scan_id)
+        recorded = _check_options(row["options"], scan_id)
+        row["options"] = recorded
+        if cp["kind"] == "local" and isinstance(cp.get("engine"), Mapping):
+            _check_counts(cp["engine"], recorded, _stored_counts(store, scan_id), scan_id)
+        _check_stored(store, scan_id, recorded)
     options = _merged_options(recorded, overrides)
     return row, cp, options, info
 
@@ -167,7 +319,8 @@ def start(
     db, owned = _open(store)
     try:
         executor = overrides.pop("executor", None)
-        row, cp, options, info = _prepare(db, int(scan_id), overrides)
+        scan_id = _scan_id(scan_id)
+        row, cp, options, info = _prepare(db, scan_id, overrides)
         if cp["kind"] == "dask":
             from . import distributed
 
@@ -190,12 +343,13 @@ def start(
         recorded = dict(row["options"])
         request = _scan.build_request(list(recorded["targets"]), _port_spec(recorded), {**options, "allow_large": True})
         engine = cp.get("engine")
-        if engine is not None:
-            import json
-
-            request = _scan.Request(request.core.resumed(json.dumps(engine)), request.origins, request._given)
         try:
-            # the engine checks the checkpoint against the targets and ports before any probe
+            if engine is not None:
+                import json
+
+                # the engine reads the checkpoint here, and checks it against the targets and ports
+                # in `start`, before any probe
+                request = _scan.Request(request.core.resumed(json.dumps(engine)), request.origins, request._given)
             core = request.start()
         except OptionError as e:
             if e.item != "resume":

@@ -311,8 +311,22 @@ def run(s: Scan) -> ScanResult:
         return s.result()
     except KeyboardInterrupt:
         s.cancel()
-        partial = s.result()
+        while True:
+            try:
+                partial = s.result()
+                break
+            except KeyboardInterrupt:
+                # A second Ctrl-C (or a progress callback that raises again) while the cancelled
+                # scan's last results are read: they are read anyway, or the caller would get a
+                # bare KeyboardInterrupt and lose them. Each try reads a batch, and the cancelled
+                # scan ends within a fraction of a second, so this ends.
+                continue
         raise ScanInterrupted(partial) from None
+    except BaseException:
+        # Any other failure while waiting (the store refusing a write, a progress callback that
+        # raised): the probes stop too, instead of going on unseen until the scan is collected.
+        s.cancel()
+        raise
     finally:
         s.close_sink()
 

@@ -88,6 +88,28 @@ class PortResult:
         )
 
 
+def utf8_text(text: str) -> str:
+    """``text`` with any lone surrogate (``"\\udcff"``, which a JSON document may carry as an escape
+    and Python keeps) replaced by U+FFFD: Arrow, SQLite and PostgreSQL take only text that encodes
+    as UTF-8. Text that encodes is returned as it is (the cheap case: every engine string)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
+
+
+def utf8_value(value: Any) -> Any:
+    """`utf8_text` over a JSON-like value (strings, and those inside lists and mappings, keys too)."""
+    if isinstance(value, str):
+        return utf8_text(value)
+    if isinstance(value, Mapping):
+        return {utf8_value(k): utf8_value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [utf8_value(v) for v in value]
+    return value
+
+
 # -- port results as columns ------------------------------------------------------------------------------
 _NO_RTT = float("nan")  # rtt None is stored as NaN (an answer never takes NaN seconds)
 
@@ -323,7 +345,12 @@ class PortColumns(Sequence[PortResult]):
         return f"<PortColumns: {len(self)} port results>"
 
     def window(self, start: int, stop: int) -> PortColumns:
-        """Rows ``start`` to ``stop`` of this sequence, sharing its columns."""
+        """Rows ``start`` to ``stop`` of this sequence, sharing its columns. Unlike a slice, the
+        bounds must lie within it (``0 <= start <= stop <= len``): a window reads the shared columns
+        directly, and one reaching outside would show another host's rows."""
+        start, stop = index(start), index(stop)
+        if not 0 <= start <= stop <= len(self):
+            raise IndexError(f"window {start}:{stop} is not within 0:{len(self)}")
         return PortColumns(self._c, self._start + start, self._start + stop)
 
     def sorted(self, keys: dict[str, tuple[int, int]] | None = None) -> PortColumns:
@@ -421,7 +448,8 @@ def ports_table(ports: Sequence[PortResult]) -> Any:
         return pa.Array.from_buffers(kind, len(col), [None, pa.py_buffer(col)]).slice(start, n)
 
     def words(codes: array[Any], vocab: Sequence[str | None], kind: Any) -> Any:
-        return pa.DictionaryArray.from_arrays(raw(codes, kind), pa.array(vocab, pa.string())).dictionary_decode()
+        text = [None if w is None else utf8_text(w) for w in vocab]
+        return pa.DictionaryArray.from_arrays(raw(codes, kind), pa.array(text, pa.string())).dictionary_decode()
 
     rtt = raw(c.rtt, pa.float64())
     try:
@@ -449,7 +477,8 @@ def ports_table(ports: Sequence[PortResult]) -> Any:
         take = pa.Array.from_buffers(pa.int32(), n, [pa.py_buffer(valid), pa.py_buffer(index)])
         values = list(zip(*(_service_fields(c.services[i]) for i in rows), strict=True))
         for name, vals in zip(names, values, strict=True):
-            arrays[name] = pc.take(pa.array([None if v is None else str(v) for v in vals], pa.string()), take)
+            strings = [None if v is None else utf8_text(str(v)) for v in vals]
+            arrays[name] = pc.take(pa.array(strings, pa.string()), take)
     else:
         for name in names:
             arrays[name] = pa.nulls(n, pa.string())

@@ -43,6 +43,11 @@ pub struct Checkpoint {
     /// resolve differently now would walk other hosts.
     pub targets: String,
     pub batches: Vec<BatchMark>,
+    /// A fingerprint of the TCP ports in probe order (`probes`): a checkpoint of another scan of the
+    /// same targets and as many ports would otherwise pass for this one's and skip ports it never
+    /// probed. Absent in checkpoints of the first resumable version, which are read without it.
+    #[serde(default)]
+    pub probes: Option<String>,
     /// Port results handed to the result channel when this checkpoint was taken: once the consumer
     /// has read that many, it holds every result below every watermark.
     pub sent: u64,
@@ -169,17 +174,69 @@ pub struct Step {
     pub j: u64,
 }
 
-/// A stable fingerprint of the target set (FNV-1a over the intervals' text): the same on every
-/// machine and version, unlike `std`'s hasher.
-pub fn fingerprint(intervals: impl Iterator<Item = (IpAddr, IpAddr, u128)>) -> String {
+/// Why recorded batches cannot be this scan's, if they cannot: a scan without discovery has at most
+/// one batch, of every target (`hosts: None`); one with discovery has batches of the hosts it found,
+/// each host in one batch at most. Anything else (a tampered or mixed-up checkpoint) would make the
+/// resumed scan probe a host twice, or count results it never walks: a "complete" scan with wrong counts.
+pub fn check_batches(batches: &[BatchMark], discover: bool) -> Result<(), String> {
+    let mut seen = std::collections::HashSet::new();
+    let mut whole = 0;
+    for mark in batches {
+        match &mark.hosts {
+            None if discover => return Err("a batch of every target in a scan with host discovery".into()),
+            None => whole += 1,
+            Some(_) if !discover => return Err("a batch of discovered hosts in a scan without discovery".into()),
+            Some(hosts) => {
+                if let Some(ip) = hosts.iter().find(|ip| !seen.insert(**ip)) {
+                    return Err(format!("host {ip} is in more than one place of the checkpoint"));
+                }
+            }
+        }
+    }
+    if whole > 1 {
+        return Err(format!("{whole} batches of every target (at most one)"));
+    }
+    Ok(())
+}
+
+/// Why a batch's recorded counts cannot be those of its first `watermark` steps, if they cannot:
+/// every step below the watermark is a probe with one state, or a step the walk skipped (at most
+/// `steps - probes` of them), so the counts add up to between `watermark - (steps - probes)` and
+/// `min(watermark, probes)`. A resumed scan starts its counters there: wrong counts would end in a
+/// "complete" scan whose totals are not its probes'.
+pub fn check_counts(mark: &BatchMark, probes: u64) -> Result<(), String> {
+    let total = mark.counts.iter().try_fold(0u64, |acc, &n| acc.checked_add(n));
+    let skipped = mark.steps.saturating_sub(probes);
+    match total {
+        Some(t) if t <= mark.watermark.min(probes) && t >= mark.watermark.saturating_sub(skipped) => Ok(()),
+        _ => Err(format!(
+            "its counts ({:?}) do not add up to the {} steps below its watermark",
+            mark.counts, mark.watermark
+        )),
+    }
+}
+
+/// A stable fingerprint of the TCP ports, in the order the walk indexes them, and of whether the
+/// walk is permuted (FNV-1a, like `fingerprint`).
+pub fn probes(ports: &[u16], randomize: bool) -> String {
+    fnv(ports.iter().map(|p| format!("{p},")).chain(std::iter::once(format!("r{randomize}"))))
+}
+
+fn fnv(parts: impl Iterator<Item = String>) -> String {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for (a, b, n) in intervals {
-        for byte in format!("{a}-{b}/{n};").bytes() {
+    for part in parts {
+        for byte in part.bytes() {
             h ^= u64::from(byte);
             h = h.wrapping_mul(0x0100_0000_01b3);
         }
     }
     format!("{h:016x}")
+}
+
+/// A stable fingerprint of the target set (FNV-1a over the intervals' text): the same on every
+/// machine and version, unlike `std`'s hasher.
+pub fn fingerprint(intervals: impl Iterator<Item = (IpAddr, IpAddr, u128)>) -> String {
+    fnv(intervals.map(|(a, b, n)| format!("{a}-{b}/{n};")))
 }
 
 #[cfg(test)]
@@ -232,5 +289,43 @@ mod tests {
         let b: IpAddr = "198.18.0.9".parse().unwrap();
         assert_eq!(fingerprint([(a, b, 9)].into_iter()), fingerprint([(a, b, 9)].into_iter()));
         assert_ne!(fingerprint([(a, b, 9)].into_iter()), fingerprint([(a, a, 1)].into_iter()));
+        // FNV-1a of "198.18.0.1-198.18.0.9/9;", as recorded checkpoints carry it
+        assert_eq!(fingerprint([(a, b, 9)].into_iter()), "55bb013898129c3d");
+        assert_ne!(probes(&[80, 443], true), probes(&[443, 80], true));
+        assert_ne!(probes(&[80, 443], true), probes(&[80, 443], false));
+        assert_ne!(probes(&[1, 23], true), probes(&[12, 3], true));
+    }
+
+    fn mark(hosts: Option<Vec<&str>>, watermark: u64, steps: u64, counts: [u64; STATES]) -> BatchMark {
+        let hosts = hosts.map(|h| h.iter().map(|a| a.parse().unwrap()).collect());
+        BatchMark { hosts, watermark, steps, counts }
+    }
+
+    #[test]
+    fn batches_must_fit_the_scan() {
+        let whole = mark(None, 0, 8, [0; STATES]);
+        let found = mark(Some(vec!["198.18.0.1", "198.18.0.2"]), 0, 8, [0; STATES]);
+        let again = mark(Some(vec!["198.18.0.3", "198.18.0.2"]), 0, 8, [0; STATES]);
+        assert!(check_batches(&[], false).is_ok() && check_batches(&[], true).is_ok());
+        assert!(check_batches(std::slice::from_ref(&whole), false).is_ok());
+        assert!(check_batches(&[whole.clone(), whole.clone()], false).unwrap_err().contains("at most one"));
+        assert!(check_batches(std::slice::from_ref(&whole), true).is_err());
+        assert!(check_batches(std::slice::from_ref(&found), false).is_err());
+        assert!(check_batches(std::slice::from_ref(&found), true).is_ok());
+        assert!(check_batches(&[found.clone(), again], true).unwrap_err().contains("198.18.0.2"));
+        let twice = mark(Some(vec!["198.18.0.1", "198.18.0.1"]), 0, 8, [0; STATES]);
+        assert!(check_batches(&[twice], true).is_err());
+    }
+
+    #[test]
+    fn counts_must_add_up_to_the_watermark() {
+        // 6 probes walked in 8 steps: 2 steps are skipped somewhere
+        let ok = |w, c: [u64; STATES]| check_counts(&mark(None, w, 8, c), 6).is_ok();
+        assert!(ok(0, [0; STATES]));
+        assert!(ok(3, [1, 2, 0, 0]) && ok(3, [1, 0, 0, 0]), "one to three probes below step 3");
+        assert!(!ok(3, [0; STATES]), "at most two skipped steps");
+        assert!(!ok(3, [2, 2, 0, 0]), "more results than steps");
+        assert!(ok(8, [1, 4, 1, 0]) && !ok(8, [1, 4, 0, 0]), "a whole walk counts every probe");
+        assert!(!ok(8, [u64::MAX, 1, 0, 0]), "an overflowing sum");
     }
 }

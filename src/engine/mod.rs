@@ -264,7 +264,15 @@ impl Monitor {
         let batches = ctx.batches.lock().unwrap_or_else(|e| e.into_inner()).iter().map(|b| b.mark()).collect();
         // Read after the marks: every result below them was sent before its step was finished.
         let sent = ctx.counters.sent.load(Ordering::SeqCst);
-        Checkpoint { format: checkpoint::FORMAT, seed: ctx.seed, targets: ctx.fingerprint.clone(), batches, sent }
+        let probes = ctx.config.ports.as_ref().map(|p| checkpoint::probes(p.as_slice(), ctx.config.randomize));
+        Checkpoint {
+            format: checkpoint::FORMAT,
+            seed: ctx.seed,
+            targets: ctx.fingerprint.clone(),
+            batches,
+            probes,
+            sent,
+        }
     }
 
     /// The hostname the user gave for an address, if any.
@@ -372,7 +380,13 @@ fn resumed(
     if cp.targets != fingerprint {
         return bad("the targets expand to other addresses than when the scan was saved".into());
     }
+    let probes = config.ports.as_ref().map(|p| checkpoint::probes(p.as_slice(), config.randomize));
+    if cp.probes.is_some() && cp.probes != probes {
+        return bad("the checkpoint is of other ports, or of another probe order".into());
+    }
     let ports = config.ports.as_ref().map_or(0, |p| p.len() as u64);
+    checkpoint::check_batches(&cp.batches, config.discovery.unwrap_or(targets.len() > 1))
+        .map_err(|why| Error::option("resume", why))?;
     let mut known_up = HashSet::new();
     let mut batches = Vec::new();
     for mark in &cp.batches {
@@ -391,6 +405,7 @@ fn resumed(
         if mark.steps != steps || mark.watermark > steps {
             return bad("the checkpoint's probe order does not match these targets and ports".into());
         }
+        checkpoint::check_counts(mark, n_hosts * ports).map_err(|why| Error::option("resume", why))?;
         for (k, &n) in mark.counts.iter().enumerate() {
             counters.states[k].fetch_add(n, Ordering::Relaxed);
             counters.done.fetch_add(n, Ordering::Relaxed);

@@ -223,7 +223,7 @@ async fn resume_from_a_checkpoint_completes_the_scan() {
 
     // a checkpoint of other targets or another format is refused before any probe
     let ports = PortList::parse(&spec, "").unwrap();
-    let mut cfg = ScanConfig::new(ports);
+    let mut cfg = ScanConfig::new(ports.clone());
     let h = start(targets("127.0.0.1-4"), cfg.clone(), &tokio::runtime::Handle::current()).unwrap();
     let cp = h.monitor.checkpoint();
     h.monitor.cancel();
@@ -233,9 +233,37 @@ async fn resume_from_a_checkpoint_completes_the_scan() {
         start(targets("127.0.0.1-5"), cfg.clone(), &tokio::runtime::Handle::current()),
         Err(Error::Option { .. })
     ));
-    cfg.resume = Some(Checkpoint { format: checkpoint::FORMAT + 1, ..cp });
+    cfg.resume = Some(Checkpoint { format: checkpoint::FORMAT + 1, ..cp.clone() });
     assert!(matches!(
-        start(targets("127.0.0.1-4"), cfg, &tokio::runtime::Handle::current()),
+        start(targets("127.0.0.1-4"), cfg.clone(), &tokio::runtime::Handle::current()),
         Err(Error::Option { .. })
     ));
+    // as many other ports (the same number of steps): refused by the ports' fingerprint
+    let shifted: Vec<String> = ports.as_slice().iter().map(|p| (p ^ 0x8000).to_string()).collect();
+    let mut other = ScanConfig::new(PortList::parse(&shifted.join(","), "").unwrap());
+    assert_eq!(other.ports.as_ref().unwrap().len(), cfg.ports.as_ref().unwrap().len());
+    other.resume = Some(cp.clone());
+    assert!(matches!(
+        start(targets("127.0.0.1-4"), other, &tokio::runtime::Handle::current()),
+        Err(Error::Option { .. })
+    ));
+    // the same batch twice, and counts that exceed the watermark: refused, not a scan with wrong totals
+    // (the checkpoint above was taken at the start: its one batch, of every target, is made here)
+    let steps = Permutation::new(4 * ports.len() as u64, true, Some(cp.seed)).steps();
+    let whole = checkpoint::BatchMark { hosts: None, watermark: 10, steps, counts: [0, 10, 0, 0] };
+    let twice = Checkpoint { batches: vec![whole.clone(), whole.clone()], ..cp.clone() };
+    let inflated =
+        Checkpoint { batches: vec![checkpoint::BatchMark { counts: [1, 10, 0, 0], ..whole.clone() }], ..cp.clone() };
+    cfg.discovery = Some(false); // a batch of every target is a scan's without discovery
+    cfg.resume = Some(Checkpoint { batches: vec![whole], ..cp.clone() });
+    let h = start(targets("127.0.0.1-4"), cfg.clone(), &tokio::runtime::Handle::current()).unwrap();
+    h.monitor.cancel();
+    let _ = collect(h).await; // the well-formed one is accepted
+    for bad in [twice, inflated] {
+        cfg.resume = Some(bad);
+        assert!(matches!(
+            start(targets("127.0.0.1-4"), cfg.clone(), &tokio::runtime::Handle::current()),
+            Err(Error::Option { .. })
+        ));
+    }
 }

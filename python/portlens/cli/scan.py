@@ -17,13 +17,16 @@ from .assess import add_assess_options, assessor
 from .common import EXIT_FAILED, EXIT_FINDINGS, Outputs, Signals, Streams, check_outputs, option_type, scope_arg, shown
 from .report import add_report_options, reporter
 
+#: The ports scanned when -p is not given.
+PORTS_DEFAULT = "top-1000"
+
 
 def add_parser(sub: Any) -> None:
     s = sub.add_parser("scan", help="scan TCP ports", description="Scan TCP ports of TARGETS.")
     s.add_argument(
         "targets", nargs="*", help="addresses, CIDRs, ranges (198.18.1.10-50), hostnames, @file (or --profile NAME)"
     )
-    s.add_argument("-p", "--ports", default="top-1000", help="22,80,8000-8100 | all | top-100 | top-1000")
+    s.add_argument("-p", "--ports", default=PORTS_DEFAULT, help="22,80,8000-8100 | all | top-100 | top-1000")
     s.add_argument("--exclude", action="append", default=[], help="targets to skip (repeatable)")
     s.add_argument("--exclude-ports", default="", help="ports to skip")
     s.add_argument("--scope", help="authorised networks: a file (one per line) or a comma list")
@@ -123,6 +126,8 @@ def start(args: argparse.Namespace, bar: Any, options: dict[str, Any]) -> Any:
             for k, v in options.items()
             if k not in ("save", "profile") and v not in (None, [], "") and (k not in defaults or defaults[k] != v)
         }
+        if args.ports != PORTS_DEFAULT:  # refused, as the API refuses ports= (not silently ignored)
+            given["ports"] = args.ports
         store = options.get("save")
         if args.dask is not None:
             given["executor"] = args.dask

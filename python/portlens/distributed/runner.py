@@ -557,7 +557,16 @@ def resume(
                 f"{recorded['shards']}: scan again instead",
                 item=str(scan_id),
             )
-        parts = {int(sid): ScanResult.from_dict(d) for sid, d in checkpoint.get("shards", {}).items()}
+        try:  # the shape was checked by portlens.resume; a shard's result may still be damaged
+            parts = {int(sid): ScanResult.from_dict(d) for sid, d in checkpoint.get("shards", {}).items()}
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
+            raise ResumeError(
+                f"scan #{scan_id}: a merged shard's result cannot be read ({e}): scan again instead"
+            ) from None
+        if any(not 0 <= sid < shard_plan.shards for sid in parts):
+            raise ResumeError(
+                f"scan #{scan_id}: its checkpoint names shards its plan does not have: scan again instead"
+            )
         sink, prior = reopen(store, scan_id, keep_udp=True, owns=owned)
         s = DistributedScan(client, shard_plan, recorded, progress=progress, sink=sink, resumed=parts, prior=prior)
     except BaseException:

@@ -10,6 +10,7 @@ itself, late; the ``begin`` hook below takes that over (the recipe of SQLAlchemy
 from __future__ import annotations
 
 import errno
+import json
 import os
 import sqlite3
 import time
@@ -25,7 +26,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from ..files.write import create_private, private_dir
 from .errors import StoreError
 
-__all__ = ["default_path", "resolve_url", "create", "write_tx", "display_url"]
+__all__ = ["default_path", "resolve_url", "create", "write_tx", "display_url", "read_json"]
 
 _PG_SCHEMES = ("postgresql", "postgres")
 
@@ -77,7 +78,7 @@ def create(url: str) -> Engine:
         database = u.database or ""
         if database and database != ":memory:" and not database.startswith("file:"):
             _private_file(database)
-        engine = create_engine(url, connect_args={"timeout": 30.0})
+        engine = create_engine(url, connect_args={"timeout": 30.0}, json_deserializer=read_json)
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
@@ -88,6 +89,19 @@ def create(url: str) -> Engine:
     except ModuleNotFoundError as e:
         raise StoreError(
             f"store {display_url(url)}: the PostgreSQL driver is missing ({e.name}): pip install 'portlens[postgres]'"
+        ) from None
+
+
+def read_json(text: str | bytes) -> Any:
+    """A JSON column's value. SQLite keeps whatever was written to a file, and a file can be edited,
+    truncated or written by another program: text that is not JSON (a blob, invalid UTF-8, a cut
+    document, nesting past Python's recursion limit) is a `StoreError` naming the problem, not a
+    decoder's traceback. (PostgreSQL checks JSON as it is written.)"""
+    try:
+        return json.loads(text)
+    except (ValueError, TypeError, RecursionError) as e:  # UnicodeDecodeError is a ValueError
+        raise StoreError(
+            f"the store holds a value that is not JSON ({type(e).__name__}): the file was altered"
         ) from None
 
 

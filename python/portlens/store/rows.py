@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
@@ -32,6 +33,15 @@ def translate_errors(fn: _F) -> _F:
             raise StoreError(f"store {display_url(url)}: {error_reason(e)}") from e
 
     return cast(_F, wrapper)
+
+
+@contextmanager
+def store_errors(url: str) -> Iterator[None]:
+    """`translate_errors` for code that is not a store method: database errors become `StoreError`s."""
+    try:
+        yield
+    except SQLAlchemyError as e:
+        raise StoreError(f"store {display_url(url)}: {error_reason(e)}") from e
 
 
 def utc_now() -> datetime:

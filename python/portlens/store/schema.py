@@ -8,13 +8,61 @@ checks that a freshly migrated store matches these definitions on both backends.
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Column, DateTime, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text
+from typing import Any
 
-__all__ = ["metadata", "schema_table", "profiles", "scans", "scan_ports", "scan_hosts", "SCAN_STATUSES"]
+from sqlalchemy import JSON, Column, DateTime, Dialect, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy.types import TypeDecorator
+
+from .errors import StoreError
+
+__all__ = [
+    "Unreadable",
+    "CheckpointJSON",
+    "metadata",
+    "schema_table",
+    "profiles",
+    "scans",
+    "scan_ports",
+    "scan_hosts",
+    "SCAN_STATUSES",
+]
 
 #: A scan row's status: "incomplete" from its first write until `ScanWriter.finish` records a
 #: complete engine result; a scan that was cancelled, crashed or killed stays "incomplete".
 SCAN_STATUSES = ("incomplete", "complete")
+
+
+class Unreadable:
+    """A checkpoint whose stored text is not JSON (see `CheckpointJSON`): ``reason`` says why."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def __repr__(self) -> str:
+        return f"Unreadable({self.reason!r})"
+
+
+class CheckpointJSON(TypeDecorator[Any]):
+    """The checkpoint column: JSON, except that a value that cannot be read is `Unreadable`, not an
+    error. Every read of a scan's row carries its checkpoint, and a damaged one must not make the
+    history, reports and drift of that scan unreadable: only resuming it needs it (and refuses it)."""
+
+    impl = JSON(none_as_null=True)
+    cache_ok = True
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> Any:
+        inner = self.impl_instance.result_processor(dialect, coltype)
+        if inner is None:
+            return None
+
+        def process(value: Any) -> Any:
+            try:
+                return inner(value)
+            except StoreError as e:
+                return Unreadable(str(e))
+
+        return process
+
 
 metadata = MetaData()
 
@@ -64,7 +112,7 @@ scans = Table(
     Column("warnings", JSON(none_as_null=True)),
     Column("assessment", JSON(none_as_null=True)),  # summary: score, counts, policy, findings
     # where an incomplete scan got to, for `portlens.resume` (see `portlens.resume`); NULL once complete
-    Column("checkpoint", JSON(none_as_null=True)),
+    Column("checkpoint", CheckpointJSON()),
     Index("ix_scans_profile_started", "profile", "started"),
     Index("ix_scans_target_key_started", "target_key", "started"),
 )

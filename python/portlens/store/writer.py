@@ -8,10 +8,12 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
-from ..results import PortResult, ScanResult
+from ..results import PortResult, ScanResult, utf8_value
 from .engine import write_tx
-from .rows import plain, translate_errors, utc, utc_now
+from .errors import StoreError
+from .rows import plain, store_errors, translate_errors, utc, utc_now
 from .schema import scan_hosts, scan_ports, scans
 
 if TYPE_CHECKING:
@@ -27,7 +29,9 @@ class Database(Protocol):
 
 
 def port_row(scan_id: int, p: PortResult) -> dict[str, Any]:
-    return {"scan_id": scan_id, **p.to_dict(), "service": None if p.service is None else plain(dict(p.service))}
+    # text columns take UTF-8 only (`utf8_value`); the JSON column escapes what it is given
+    row = utf8_value(p.to_dict())
+    return {"scan_id": scan_id, **row, "service": None if p.service is None else plain(dict(p.service))}
 
 
 def assessment_summary(a: Assessment) -> dict[str, Any]:
@@ -110,7 +114,15 @@ class ScanWriter:
 
     def _write(self, conn: Connection, rows: list[dict[str, Any]], checkpoint: Mapping[str, Any] | None = None) -> None:
         if rows:
-            conn.execute(insert(scan_ports), rows)
+            try:
+                conn.execute(insert(scan_ports), rows)
+            except IntegrityError:
+                # This writer drops the duplicates it knows of (`_seen`): a row already there was
+                # written by another writer of the same scan since, such as a second resume of it.
+                raise StoreError(
+                    f"scan #{self.id} is being written by another process too (resumed twice at once?): "
+                    "this one stops; the other goes on"
+                ) from None
         opened = sum(1 for r in rows if r["state"] == "open")
         values: dict[str, Any] = {"open_ports": scans.c.open_ports + opened, "updated": utc_now()}
         if checkpoint is not None:
@@ -155,7 +167,21 @@ def reopen(
     that stay. What the resumed scan makes again is dropped first: its hosts (written at its end), and
     its UDP results unless ``keep_udp`` (a local scan runs UDP again whole; a Dask shard is merged whole).
     The writer skips the results that stay: probes above the checkpoint are made again."""
+    url = getattr(store, "url", None)
+    if url is not None:  # a Store: its errors (read-only, locked too long) are `StoreError`s
+        with store_errors(url):
+            return _reopen(store, scan_id, keep_udp=keep_udp, owns=owns)
+    return _reopen(store, scan_id, keep_udp=keep_udp, owns=owns)
+
+
+def _reopen(store: Database, scan_id: int, *, keep_udp: bool, owns: bool) -> tuple[ScanWriter, list[PortResult]]:
     with write_tx(store.engine) as conn:
+        # checked again under the write lock: another resume may have completed it since it was read
+        status = conn.execute(select(scans.c.status).where(scans.c.id == scan_id)).scalar_one_or_none()
+        if status == "complete":
+            from ..exceptions import ResumeError
+
+            raise ResumeError(f"scan #{scan_id} is complete: there is nothing to resume", item=str(scan_id))
         if not keep_udp:
             conn.execute(delete(scan_ports).where(scan_ports.c.scan_id == scan_id, scan_ports.c.protocol != "tcp"))
         conn.execute(delete(scan_hosts).where(scan_hosts.c.scan_id == scan_id))
@@ -174,8 +200,8 @@ def write_end(conn: Connection, scan_id: int, result: ScanResult, assessment: As
             [
                 {
                     "scan_id": scan_id,
-                    "address": h.address,
-                    "hostname": h.hostname,
+                    "address": utf8_value(h.address),
+                    "hostname": utf8_value(h.hostname),
                     "state": h.state,
                     "reason": h.reason,
                     "counts": dict(h.counts),

@@ -94,17 +94,25 @@ fn be32(b: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_be_bytes(b.get(at..at + 4)?.try_into().ok()?))
 }
 
-/// A TCP header (at least its first 14 bytes, through the flags).
+/// A TCP header: its data offset at least 5 words (the fixed header) and within `b`. A raw socket
+/// gets segments before TCP checks them; one whose header length is impossible is not a reply any
+/// stack sends (nor one the kernel's TCP would accept), whatever its flags and numbers say.
 pub fn tcp(b: &[u8]) -> Option<Segment> {
+    let offset = usize::from(*b.get(12)? >> 4) * 4;
+    if offset < 20 || offset > b.len() {
+        return None;
+    }
     Some(Segment { sport: be16(b, 0)?, dport: be16(b, 2)?, seq: be32(b, 4)?, ack: be32(b, 8)?, flags: *b.get(13)? })
 }
 
 /// An IPv4 packet as an IPv4 raw socket delivers it: (source, protocol, payload). Fragments
-/// other than the first are refused (their payload does not start with a header).
+/// other than the first are refused (their payload does not start with a header), and so is a
+/// header longer than the packet's total length. The payload is what follows the header in `b`
+/// (at most `SNAP` bytes were read; the total length is not trusted to shorten it further).
 pub fn ipv4(b: &[u8]) -> Option<(Ipv4Addr, u8, &[u8])> {
     let first = *b.first()?;
     let ihl = usize::from(first & 0x0f) * 4;
-    if first >> 4 != 4 || ihl < 20 {
+    if first >> 4 != 4 || ihl < 20 || usize::from(be16(b, 2)?) < ihl {
         return None;
     }
     let frag_offset = be16(b, 6)? & 0x1fff;
@@ -210,6 +218,7 @@ mod tests {
         seg[0..2].copy_from_slice(&80u16.to_be_bytes());
         seg[2..4].copy_from_slice(&61001u16.to_be_bytes());
         seg[8..12].copy_from_slice(&43u32.to_be_bytes());
+        seg[12] = 0x50; // data offset: the fixed 20-byte header
         seg[13] = SYN | ACK;
         pkt.extend_from_slice(&seg);
         let (src, proto, payload) = ipv4(&pkt).unwrap();
@@ -253,6 +262,19 @@ mod tests {
                 .collect();
             let _ = (tcp(&b), ipv4(&b), icmp4(&b), icmp6(&b));
         }
+        // A TCP data offset below 5 words or past the bytes, and a total length below the IP
+        // header, are refused: no stack sends them.
+        let mut seg = syn(None, "198.18.1.2".parse().unwrap(), 1, 2, 3);
+        for (offset, ok) in [(0u8, false), (4, false), (5, true), (6, true), (7, false), (15, false)] {
+            seg[12] = offset << 4;
+            assert_eq!(tcp(&seg).is_some(), ok, "data offset {offset} in a 24-byte segment");
+        }
+        assert!(tcp(&seg[..13]).is_none() && tcp(&seg[..19]).is_none());
+        let mut short_total = vec![0x45, 0, 0, 19, 0, 0, 0, 0, 64, 6, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8];
+        short_total.extend_from_slice(&[0; 20]);
+        assert!(ipv4(&short_total).is_none());
+        short_total[3] = 40;
+        assert!(ipv4(&short_total).is_some());
         // An IHL below 5 words, a later fragment and a quote of UDP are refused, not misread.
         assert!(ipv4(&[0x44; 40]).is_none());
         let mut frag = vec![0x45, 0, 0, 40, 0, 0, 0x00, 0x10, 64, 6, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8];
