@@ -515,16 +515,26 @@ impl Flow {
 
 /// A host that has answered nothing at all gives no measure of loss: its silence may be a
 /// firewall that drops everything, or a SYN limiter that dropped the few open ports of a fast
-/// first pass. Before such a port is called filtered it gets one *careful* try, paced for its
-/// host at this many probes per second at least, or faster so that the careful tries of a host
-/// take at most [`CAREFUL_BUDGET`]. One answer ends the care: the host is then measured (pilots)
-/// like any other.
+/// first pass. Before such a port is called filtered it gets one *careful* try, so that a
+/// limiter of this many probes per second or more lets every careful try through, or of more
+/// if the careful tries of a host are to take at most [`CAREFUL_BUDGET`]. One answer ends the
+/// care: the host is then measured (pilots) like any other.
 pub const CAREFUL_RATE: f64 = 1000.0;
 pub const CAREFUL_BUDGET: Duration = Duration::from_secs(10);
+/// The careful tries are paced this much below the limit they are to pass: timers on a busy
+/// machine fire late and then together, and a limiter with a burst of one drops what comes
+/// closer than its rate allows (at the limit itself, a loaded machine lost an open port).
+const CAREFUL_SLACK: f64 = 0.8;
+
+/// The slowest limiter (probes per second) that the careful tries of a host with `ports` TCP
+/// ports to scan all pass.
+pub fn careful_limit(ports: u64) -> f64 {
+    (ports as f64 / CAREFUL_BUDGET.as_secs_f64()).max(CAREFUL_RATE)
+}
 
 /// The careful pace (probes per second) for a host with `ports` TCP ports to scan.
 pub fn careful_rate(ports: u64) -> f64 {
-    (ports as f64 / CAREFUL_BUDGET.as_secs_f64()).max(CAREFUL_RATE)
+    CAREFUL_SLACK * careful_limit(ports)
 }
 
 /// A silent try whose drop estimate is at least this is *uninformative*: it was sent into an

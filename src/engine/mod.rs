@@ -505,7 +505,7 @@ fn silent_warnings(ctx: &Ctx, discover: bool) -> Vec<String> {
     if discover || ctx.cancel.is_cancelled() || ctx.targets.len() > SILENT_WARNED {
         return Vec::new();
     }
-    let careful = congestion::careful_rate(ports.len() as u64);
+    let careful = congestion::careful_limit(ports.len() as u64);
     (0..ctx.targets.len())
         .filter_map(|i| ctx.targets.get(i))
         .filter(|ip| !ctx.hosts.is_up(ip))
