@@ -21,6 +21,8 @@ const BATCH: usize = 64;
 const SNAP: usize = 256;
 /// How often the threads look at the stop flag when idle.
 const IDLE: Duration = Duration::from_millis(50);
+/// The receiver's pause after a sweep that read replies (see `receiver`).
+const NAP: Duration = Duration::from_micros(200);
 
 /// One SYN to send.
 pub struct Out {
@@ -259,6 +261,13 @@ pub fn receiver(socks: Vec<(Socket, bool, bool)>, shared: Arc<Shared>) {
             drain(&socks, &fds, &shared, &mut bufs, &mut names);
         }
         shared.sweeps.send_modify(|n| *n = n.wrapping_add(1));
+        if r > 0 {
+            // While replies flow, let them gather for a moment instead of being woken for each:
+            // a wake-up per packet costs both cores more than the packet itself. The socket
+            // buffers hold far more than arrives in `NAP`, and a reply read late is never taken
+            // for a timeout (`Transport::last_look` waits for a sweep begun after the deadline).
+            std::thread::sleep(NAP);
+        }
     }
 }
 
