@@ -51,7 +51,11 @@
 //! as many probes get through after a cut as before (it was the bottleneck); with random loss the
 //! number that gets through falls with the rate. When a cut of at least a fifth made what got
 //! through fall closer to in proportion than not, the loss measured after it becomes the flow's
-//! base: later cuts react only to loss above it (and a lower loss, measured, lowers the base).
+//! base: later cuts react only to loss above it. A cut too small for that test (loss a little
+//! above a low base) is told apart another way: if the last cut lowered the rate, the flow has not
+//! grown since, and the loss did not fall (within two standard errors), the pooled loss of both
+//! generations becomes the base (see `loss_held`); a limiter's loss falls once the rate is below
+//! it. A loss clearly below the base (beyond the margin and two standard errors) lowers it.
 //!
 //! The first cut is measured on the unpaced first pass, a burst whose loss is sampled after it:
 //! it is a guess, so slow start (doubling) follows it. A later cut of a flow that grew in its
@@ -63,8 +67,9 @@
 //! lack of work: RFC 7661's application-limited rule, as a flow that is not what sets the pace
 //! lets bursts through, and sends arriving at random lose a third of themselves to a limiter with
 //! a burst of one at a third of its rate), when it has [`GROW_SAMPLES`] samples (pilots, or
-//! answered tries: TCP grows on acknowledgements) since it last grew, and when its current loss
-//! is within the margin of its base: doubling below `ssthresh`, then by [`GROWTH`] per round,
+//! answered tries: TCP grows on acknowledgements; half of [`MIN_SAMPLES`] in congestion
+//! avoidance, so that it cannot climb past a limiter faster than it measures the loss there)
+//! since it last grew, and when its current loss is within the margin of its base: doubling below `ssthresh`, then by [`GROWTH`] per round,
 //! and faster again ([`PROBE_GROWTH`]) after [`QUIET_ROUNDS`] rounds without a cut, since a limit
 //! can be lifted.
 //!
@@ -84,7 +89,12 @@
 //! A port's *risk* — the probability that it is open and every try so far was dropped — is the
 //! product over its silent tries of the drop estimate for its host, each try taken at the higher
 //! of the estimate when its timeout passed and the estimate now (an early estimate, made on little
-//! evidence, is revised; one made in a burst of loss is kept). The estimate is a smoothed loss
+//! evidence, is revised; one made in a burst of loss is kept), and at no less than the loss
+//! measured on the tries sent in its scan-flow generation (`HostTable::gen_floors`): a try of the
+//! unpaced first pass into a limiter was as likely lost as the tries around it. A host's estimates
+//! leave the first pass's fates out once the scan flow was cut (behind one bucket shared by many
+//! hosts, a host's few fates are mostly those, found late, and would make every later try look
+//! as doomed). The estimate is a smoothed loss
 //! over the host's recent samples (half-life [`HOST_HALF_LIFE`] samples), with the scan's
 //! estimate as prior (weight [`PRIOR`] samples) and one pseudo-loss as an upper-bound margin, so
 //! that little evidence means more tries, not fewer; it is computed on every fate and on pilots
