@@ -5,17 +5,8 @@ use std::os::fd::AsRawFd;
 
 pub(crate) fn enable_recverr(sock: &Socket, v6: bool) {
     let (level, name) = if v6 { (libc::SOL_IPV6, libc::IPV6_RECVERR) } else { (libc::SOL_IP, libc::IP_RECVERR) };
-    let one: libc::c_int = 1;
-    // SAFETY: a plain int option on a socket we own.
-    unsafe {
-        libc::setsockopt(
-            sock.as_raw_fd(),
-            level,
-            name,
-            (&one as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        );
-    }
+    // Best effort, as before: without it a failed connect only loses the ICMP reason.
+    let _ = super::sockopt::set_int(sock, level, name, 1);
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,7 +9,6 @@ use crate::{Error, Result};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use std::io;
 use std::net::{IpAddr, SocketAddr};
-use std::os::fd::AsRawFd;
 
 /// The longest interface name Linux takes (IFNAMSIZ, 16, with its NUL).
 const IFNAME_MAX: usize = 15;
@@ -72,20 +71,7 @@ impl Origin {
     pub fn bind_connect(&self, sock: &Socket, v6: bool) -> io::Result<()> {
         self.bind_device(sock)?;
         if let Some(src) = self.source_for(v6) {
-            let one: libc::c_int = 1;
-            // SAFETY: an int option on a socket we own, its size given.
-            let r = unsafe {
-                libc::setsockopt(
-                    sock.as_raw_fd(),
-                    libc::IPPROTO_IP,
-                    libc::IP_BIND_ADDRESS_NO_PORT,
-                    (&one as *const libc::c_int).cast(),
-                    std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-                )
-            };
-            if r != 0 {
-                return Err(io::Error::last_os_error());
-            }
+            super::sockopt::set_int(sock, libc::IPPROTO_IP, libc::IP_BIND_ADDRESS_NO_PORT, 1)?;
             sock.bind(&SockAddr::from(SocketAddr::new(src, 0)))?;
         }
         Ok(())

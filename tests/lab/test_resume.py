@@ -128,10 +128,21 @@ def _two_hosts(truth: dict[str, Any]) -> tuple[list[str], str, int]:
 def test_cli_resume_after_a_signal_equals_an_uninterrupted_scan(
     truth: dict[str, Any], db: str, rng: random.Random, sig: int
 ) -> None:
+    saved = _interrupt_then_resume(truth, db, rng, sig, "connect")
+    assert saved.counts["closed"] > 0 and saved.counts["filtered"] > 0  # every kind of answer was resumed
+    assert _row(db)["checkpoint"] is None  # type: ignore[index]
+
+
+def _interrupt_then_resume(
+    truth: dict[str, Any], db: str, rng: random.Random, sig: int, method: str
+) -> portlens.ScanResult:
+    """A CLI scan of two hosts by ``method``, stopped by ``sig`` at a random point and resumed
+    through the CLI; asserts the stored scan equals an uninterrupted one and returns it."""
     hosts, ports, total = _two_hosts(truth)
     at = rng.randrange(total // 10, total // 2)
-    print(f"interrupting with signal {sig} after {at} of {total} results")
-    _interrupt_cli([*hosts, "-p", ports, "-Pn", "--rate", "600", "--concurrency", "64"], db, at, sig)
+    print(f"interrupting a {method} scan with signal {sig} after {at} of {total} results")
+    args = [*hosts, "-p", ports, "-Pn", "--method", method, "--rate", "600", "--concurrency", "64"]
+    _interrupt_cli(args, db, at, sig)
     with portlens.store.open(db) as store:
         (info,) = store.scans()
         assert info.status == "incomplete"
@@ -139,11 +150,9 @@ def test_cli_resume_after_a_signal_equals_an_uninterrupted_scan(
     p = run_cli("scan", "--resume", str(info.id), "--db", db, "--rate", "3000")
     assert p.returncode == 0, p.stderr
     assert f"saved: scan #{info.id} (complete)" in p.stdout
-    full = portlens.scan(hosts, ports=ports, discovery=False)
+    full = portlens.scan(hosts, ports=ports, discovery=False, method=method)
     with portlens.store.open(db) as store:
-        saved = _assert_same(store, info.id, full)
-    assert saved.counts["closed"] > 0 and saved.counts["filtered"] > 0  # every kind of answer was resumed
-    assert _row(db)["checkpoint"] is None  # type: ignore[index]
+        return _assert_same(store, info.id, full)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["sigint", "sigkill"])
@@ -152,20 +161,7 @@ def test_syn_scan_resumed_after_a_signal_equals_an_uninterrupted_syn_scan(
 ) -> None:
     """The same for ``method="syn"``: the checkpoint does not depend on how a try is made, and the
     resumed scan is a SYN scan again (its recorded method), ending equal to an uninterrupted one."""
-    hosts, ports, total = _two_hosts(truth)
-    at = rng.randrange(total // 10, total // 2)
-    print(f"interrupting a SYN scan with signal {sig} after {at} of {total} results")
-    _interrupt_cli([*hosts, "-p", ports, "-Pn", "--syn", "--rate", "600", "--concurrency", "64"], db, at, sig)
-    with portlens.store.open(db) as store:
-        (info,) = store.scans()
-        assert info.status == "incomplete"
-        assert _done(_row(db)["checkpoint"]) >= at  # type: ignore[index]
-    p = run_cli("scan", "--resume", str(info.id), "--db", db, "--rate", "3000")
-    assert p.returncode == 0, p.stderr
-    assert f"saved: scan #{info.id} (complete)" in p.stdout
-    full = portlens.scan(hosts, ports=ports, discovery=False, method="syn")
-    with portlens.store.open(db) as store:
-        saved = _assert_same(store, info.id, full)
+    saved = _interrupt_then_resume(truth, db, rng, sig, "syn")
     assert saved.options["method"] == "syn"
     assert saved.counts["closed"] > 0 and saved.counts["filtered"] > 0
     assert {p.reason for p in saved.ports} <= {"syn-ack"}  # open ports kept: a SYN scan's reason

@@ -5,6 +5,7 @@ use super::dispatch::{Key, Reply, Waiters};
 use super::packet::{self, SYN_LEN};
 use super::Shared;
 use crate::probe::origin::Origin;
+use crate::probe::sockopt;
 use socket2::{Domain, Protocol, SockAddr, SockFilter, Socket, Type};
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -80,17 +81,7 @@ const RECV_BUFFER: libc::c_int = 32 << 20;
 /// Set the receive buffer to `bytes`: beyond `net.core.rmem_max` with CAP_NET_ADMIN
 /// (SO_RCVBUFFORCE), else as far as that ceiling allows.
 fn recv_buffer(sock: &Socket, bytes: libc::c_int) {
-    // SAFETY: an int option on a socket we own, its size given.
-    let forced = unsafe {
-        libc::setsockopt(
-            sock.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_RCVBUFFORCE,
-            (&bytes as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if forced != 0 {
+    if sockopt::set_int(sock, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, bytes).is_err() {
         let _ = sock.set_recv_buffer_size(bytes as usize);
     }
 }
@@ -122,20 +113,7 @@ impl Sockets {
         if let Some(s) = &send6 {
             s.attach_filter(&nothing)?;
             // The kernel fills in the TCP checksum (at byte 16) with the source it picks.
-            let offset: libc::c_int = 16;
-            // SAFETY: an int option on a socket we own, its size given.
-            let r = unsafe {
-                libc::setsockopt(
-                    s.as_raw_fd(),
-                    libc::IPPROTO_IPV6,
-                    libc::IPV6_CHECKSUM,
-                    (&offset as *const libc::c_int).cast(),
-                    std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-                )
-            };
-            if r != 0 {
-                return Err(io::Error::last_os_error());
-            }
+            sockopt::set_int(s, libc::IPPROTO_IPV6, libc::IPV6_CHECKSUM, 16)?;
         }
         let mut recv = Vec::new();
         for v6 in [false, true] {
