@@ -69,9 +69,9 @@
 //! a burst of one at a third of its rate), when it has [`GROW_SAMPLES`] samples (pilots, or
 //! answered tries: TCP grows on acknowledgements; half of [`MIN_SAMPLES`] in congestion
 //! avoidance, so that it cannot climb past a limiter faster than it measures the loss there)
-//! since it last grew, and when its current loss is within the margin of its base: doubling below `ssthresh`, then by [`GROWTH`] per round,
-//! and faster again ([`PROBE_GROWTH`]) after [`QUIET_ROUNDS`] rounds without a cut, since a limit
-//! can be lifted.
+//! since it last grew, and when its current loss is within the margin of its base: doubling
+//! below `ssthresh`, then by [`GROWTH`] per round, and faster again ([`PROBE_GROWTH`]) after
+//! [`QUIET_ROUNDS`] rounds without a cut, since a limit can be lifted.
 //!
 //! *The scan flow* paces every try, with its host's flow: a limiter shared by several hosts
 //! (one bucket behind an upstream firewall) is met only by their sum, which no host flow sees.
@@ -87,25 +87,25 @@
 //!
 //! ## Loss-aware retries
 //! A port's *risk* — the probability that it is open and every try so far was dropped — is the
-//! product over its silent tries of the drop estimate for its host, each try taken at the higher
-//! of the estimate when its timeout passed and the estimate now (an early estimate, made on little
+//! product over its silent tries of the drop estimate for its host, each try taken at the higher of
+//! the estimate when its timeout passed and the estimate now (an early estimate, made on little
 //! evidence, is revised; one made in a burst of loss is kept), and at no less than the loss
 //! measured on the tries sent in its scan-flow generation (`HostTable::gen_floors`): a try of the
 //! unpaced first pass into a limiter was as likely lost as the tries around it. A host's estimates
 //! leave the first pass's fates out once the scan flow was cut (behind one bucket shared by many
-//! hosts, a host's few fates are mostly those, found late, and would make every later try look
-//! as doomed). The estimate is a smoothed loss
-//! over the host's recent samples (half-life [`HOST_HALF_LIFE`] samples), with the scan's
-//! estimate as prior (weight [`PRIOR`] samples) and one pseudo-loss as an upper-bound margin, so
-//! that little evidence means more tries, not fewer; it is computed on every fate and on pilots
-//! alone, and the higher taken (see [`drop_estimate`]: young fates lean toward answers). A port is declared `filtered` only when its risk is at most
+//! hosts, a host's few fates are mostly those, found late, and would make every later try look as
+//! doomed). The estimate is a smoothed loss over the host's recent samples (half-life
+//! [`HOST_HALF_LIFE`] samples), with the scan's estimate as prior (weight [`PRIOR`] samples) and
+//! one pseudo-loss as an upper-bound margin, so that little evidence means more tries, not fewer;
+//! it is computed on every fate and on pilots alone, and the higher taken (see [`drop_estimate`]:
+//! young fates lean toward answers). A port is declared `filtered` only when its risk is at most
 //! [`RISK_BOUND`] (10⁻⁴) and it had `1 + min_retries` tries; `max_retries` stays a cap on the
 //! informative retries. A try sent while most probes were being dropped ([`UNINFORMATIVE`]: the
-//! first pass into a limiter, before the rate was cut) proves little and is not counted against
-//! it, up to a hard limit of twice the cap ([`hard_tries`]). A port
-//! capped while its risk is still above the bound is counted as *unresolved* on its host, and the
-//! scan's warnings say so. Without any answer anywhere (a dead host, a fully filtered one) there
-//! is no evidence of loss and a silent port gets `1 + min_retries` tries, as before.
+//! first pass into a limiter, before the rate was cut) proves little and is not counted against it,
+//! up to a hard limit of twice the cap ([`hard_tries`]). A port capped while its risk is still
+//! above the bound is counted as *unresolved* on its host, and the scan's warnings say so. Without
+//! any answer anywhere (a dead host, a fully filtered one) there is no evidence of loss and a
+//! silent port gets `1 + min_retries` tries, as before.
 //!
 //! Retries are paced like first tries, and a retry leaves only after the previous try's timeout,
 //! so a token bucket refills between them. A host that answered nothing at all gives no measure:
@@ -401,10 +401,11 @@ impl Flow {
             // a few dozen ports never finds its limiter. Lesser loss waits for a real measure.
             let enough = n >= MIN_SAMPLES || p >= 0.5;
             if enough && p > self.base() + LOSS_MARGIN.max(noise) {
+                // Loss that held through the last cut is the path's: then no cut for it.
                 self.loss_held(p, f64::from(n));
-            }
-            if enough && p > self.base() + LOSS_MARGIN.max(noise) {
-                return Some(self.cut(p, now));
+                if p > self.base() + LOSS_MARGIN.max(noise) {
+                    return Some(self.cut(p, now));
+                }
             }
         }
         self.maybe_grow(now, round);
@@ -412,15 +413,15 @@ impl Flow {
     }
 
     /// Before a cut for loss `p` on `n` samples: if the last cut lowered the send rate, the flow
-    /// has not grown since, and the loss did not fall with it (within two standard errors), the loss is the path's, and the
-    /// pooled loss of both generations becomes the base. A limiter's loss falls once the rate is
-    /// cut below it; random loss stays. (`cut` tells the two apart by what got through, which
-    /// needs a cut of a fifth: the cuts that random loss a little above a low base causes are
-    /// smaller, and without this they go on, one after another, for the whole scan.)
+    /// has not grown since, and the loss did not fall with it (within two standard errors), the
+    /// loss is the path's, and the pooled loss of both generations becomes the base. A limiter's
+    /// loss falls once the rate is cut below it; random loss stays. (`cut` tells the two apart by
+    /// what got through, which needs a cut of a fifth: the cuts that random loss a little above a
+    /// low base causes are smaller, and without this they go on, one after another, for the whole
+    /// scan.)
     fn loss_held(&mut self, p: f64, n: f64) {
         let Some((prev_rate, prev_through, prev_n)) = self.prev else { return };
-        let elapsed = self.first_sent.map_or(0.0, |f| self.last_sent.duration_since(f).as_secs_f64()).max(1e-3);
-        let sent_rate = (f64::from(self.sent) / elapsed).min(self.rate);
+        let sent_rate = self.sent_rate();
         // A flow that grew since the cut is no comparison: its average rate hides the growth.
         if n < f64::from(BASE_SAMPLES) || self.grew || sent_rate > 0.95 * prev_rate {
             return;
@@ -433,10 +434,15 @@ impl Flow {
         }
     }
 
+    /// The generation's send rate, over the time its sends took (see `first_sent`).
+    fn sent_rate(&self) -> f64 {
+        let elapsed = self.first_sent.map_or(0.0, |f| self.last_sent.duration_since(f).as_secs_f64()).max(1e-3);
+        (f64::from(self.sent) / elapsed).min(self.rate)
+    }
+
     fn cut(&mut self, p: f64, now: Instant) -> Cut {
         let n = f64::from(self.ok + self.lost);
-        let elapsed = self.first_sent.map_or(0.0, |f| self.last_sent.duration_since(f).as_secs_f64()).max(1e-3);
-        let sent_rate = (f64::from(self.sent) / elapsed).min(self.rate);
+        let sent_rate = self.sent_rate();
         // What got through, with one pseudo-success: zero successes in n samples is not a rate of 0.
         let through = (f64::from(self.ok) + 1.0) / (n + 2.0);
         // Random loss or a limiter? After a cut of a fifth or more, a limiter passes about as much

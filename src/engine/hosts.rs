@@ -470,12 +470,12 @@ impl HostTable {
         Some(port)
     }
 
-    /// For each try of `tickets` sent in an earlier scan generation than the current one, the
-    /// drop rate measured on the tries of its generation (an upper estimate, one pseudo-loss
-    /// added); 0 for the current one, whose rate the live estimates give, and for one of which
-    /// nothing is known yet. A port's risk takes
-    /// each try at no less than this: a try sent into a limiter before the rate was cut was as
-    /// likely lost as the tries around it, whatever is measured at the rate of today.
+    /// For each try of `tickets` sent in an earlier scan generation than the current one, the drop
+    /// rate measured on the tries of its generation (an upper estimate, one pseudo-loss added); 0
+    /// for the current one, whose rate the live estimates give, and for one of which nothing is
+    /// known yet. A port's risk takes each try at no less than this: a try sent into a limiter
+    /// before the rate was cut was as likely lost as the tries around it, whatever is measured at
+    /// the rate of today.
     pub fn gen_floors(&self, tickets: &[Ticket]) -> Vec<f64> {
         let scan = lock(&self.scan);
         let current = scan.flow.gen();
