@@ -4,6 +4,7 @@ PostgreSQL cluster), and synthetic port results. One module, so that tests do no
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import itertools
 import os
@@ -301,3 +302,32 @@ def stop_process(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(timeout=5)
     if proc.stdout is not None:
         proc.stdout.close()
+
+
+@contextlib.contextmanager
+def local_cluster(workers: int = 2, **scheduler_kwargs: Any) -> Iterator[tuple[Any, Any]]:
+    """A Dask cluster of single-threaded worker processes (the machine has two cores) on the
+    scanner namespace's own loopback (workers inherit the namespace), no dashboard; closed
+    whatever happens, every wait bounded. Yields (cluster, client) once the workers are up."""
+    import distributed  # the test extra installs it
+
+    lc = distributed.LocalCluster(
+        n_workers=workers,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=None,
+        timeout=60,
+        # no dashboard; the scheduler's HTTP endpoint (health, metrics) on a free port instead of
+        # 8787, so that two clusters can run at once without a "port in use" warning
+        scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0", **scheduler_kwargs},
+    )
+    try:
+        client = distributed.Client(lc, timeout=30)
+        try:
+            client.wait_for_workers(workers, timeout=60)
+            yield lc, client
+        finally:
+            client.close(timeout=30)
+    finally:
+        lc.close(timeout=30)

@@ -6,7 +6,6 @@ lab's scanner namespace: they inherit it (checked below), so their scans reach o
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
@@ -19,48 +18,21 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-import distributed  # the test extra installs it
 import pytest
 
 import portlens
 import portlens.distributed as pd
 from lab import Lab
-from tests.factories import ROOT, run_cli
+from tests.factories import ROOT, local_cluster, run_cli
 
 WORKERS = 2
 ANYIP_PORTS = "1-30,80,443"  # 32 ports: 22 closed, 80 and 443 open, the rest closed; dead hosts filtered
 
 
-@contextlib.contextmanager
-def _local_cluster(**scheduler_kwargs: Any) -> Iterator[tuple[Any, Any]]:
-    """Two single-threaded worker processes (the machine has two cores), no dashboard; closed
-    whatever happens, every wait bounded."""
-    lc = distributed.LocalCluster(
-        n_workers=WORKERS,
-        threads_per_worker=1,
-        processes=True,
-        host="127.0.0.1",  # the scanner namespace's own loopback
-        dashboard_address=None,
-        timeout=60,
-        # no dashboard; the scheduler's HTTP endpoint (health, metrics) on a free port instead of
-        # 8787, so that two clusters can run at once without a "port in use" warning
-        scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0", **scheduler_kwargs},
-    )
-    try:
-        client = distributed.Client(lc, timeout=30)
-        try:
-            client.wait_for_workers(WORKERS, timeout=60)
-            yield lc, client
-        finally:
-            client.close(timeout=30)
-    finally:
-        lc.close(timeout=30)
-
-
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[tuple[Any, Any]]:
     """The cluster most tests share; no test kills its workers."""
-    with _local_cluster() as c:
+    with local_cluster(WORKERS) as c:
         yield c
 
 
@@ -185,7 +157,7 @@ def test_worker_killed_mid_scan_loses_and_duplicates_nothing(
     """SIGKILL a worker while it runs shards, on a cluster of its own. Dask reschedules them by
     itself (allowed-failures 3), or, with allowed-failures 0, gives up with KilledWorker and
     portlens resubmits them."""
-    with _local_cluster(allowed_failures=0 if mode == "client-resubmits" else 3) as (_, client):
+    with local_cluster(WORKERS, allowed_failures=0 if mode == "client-resubmits" else 3) as (_, client):
         _killed_mid_scan(truth, anyip_local, mode, client)
 
 

@@ -26,7 +26,7 @@ import pytest
 import portlens
 import portlens.distributed
 from portlens.store import NotFoundError, StoreError
-from tests.factories import ROOT, run_cli
+from tests.factories import ROOT, local_cluster, run_cli
 
 KEEP = ["open", "closed", "filtered"]
 PORTS = "1-3000"
@@ -437,37 +437,23 @@ def test_a_tampered_dask_checkpoint(truth: dict[str, Any], tmp_path: Path) -> No
     """A Dask scan's checkpoint names the shards merged, with their results: a shard number its
     plan does not have, or a result that cannot be read, is a `ResumeError` before any shard runs
     (before: a shard outside the plan ended in a bare StopIteration from the runner)."""
-    distributed = pytest.importorskip("distributed")  # the test extra installs it
     block = truth["anyip"]["block"].replace("/20", "/24")
     db = str(tmp_path / "dask.db")
-    lc = distributed.LocalCluster(
-        n_workers=1,
-        threads_per_worker=1,
-        processes=True,
-        host="127.0.0.1",  # the scanner namespace's own loopback
-        dashboard_address=None,
-        timeout=60,
-        scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
-    )
-    try:
-        with distributed.Client(lc, timeout=30) as client:
-            client.wait_for_workers(1, timeout=60)
-            with portlens.store.open(db) as store:
-                s = portlens.distributed.start(block, "1-10,80,443", executor=client, shard_probes=512, save=store)
-                with s:
-                    while len(s.shard_workers) < 1:
-                        next(s, None)
-                    scan_id = s.saved_id
-            cp = json.loads(_sql(db, "SELECT checkpoint FROM scans")[0][0])
-            (merged, result), *_ = cp["shards"].items()
-            for shards, message in [
-                ({"99999": result}, "shards its plan does not have"),
-                ({merged: {"ports": "x"}}, "cannot be read"),
-            ]:
-                _sql(db, "UPDATE scans SET checkpoint = ?", json.dumps({**cp, "shards": shards}))
-                before = _state(db)
-                with pytest.raises(portlens.ResumeError, match=message):
-                    portlens.resume(scan_id, db, executor=client)
-                assert _state(db) == before
-    finally:
-        lc.close(timeout=30)
+    with local_cluster(1) as (_, client):
+        with portlens.store.open(db) as store:
+            s = portlens.distributed.start(block, "1-10,80,443", executor=client, shard_probes=512, save=store)
+            with s:
+                while len(s.shard_workers) < 1:
+                    next(s, None)
+                scan_id = s.saved_id
+        cp = json.loads(_sql(db, "SELECT checkpoint FROM scans")[0][0])
+        (merged, result), *_ = cp["shards"].items()
+        for shards, message in [
+            ({"99999": result}, "shards its plan does not have"),
+            ({merged: {"ports": "x"}}, "cannot be read"),
+        ]:
+            _sql(db, "UPDATE scans SET checkpoint = ?", json.dumps({**cp, "shards": shards}))
+            before = _state(db)
+            with pytest.raises(portlens.ResumeError, match=message):
+                portlens.resume(scan_id, db, executor=client)
+            assert _state(db) == before

@@ -26,7 +26,7 @@ import sqlalchemy as sa
 import portlens
 import portlens.distributed
 from portlens.store import NotFoundError
-from tests.factories import ROOT, run_cli
+from tests.factories import ROOT, local_cluster, run_cli
 
 SEED = int(os.environ.get("PORTLENS_RESUME_SEED") or random.SystemRandom().randrange(1 << 32))
 print(f"test_resume: interruption points from PORTLENS_RESUME_SEED={SEED}")
@@ -297,48 +297,34 @@ def test_bad_resumes_are_typed_errors_and_change_nothing(truth: dict[str, Any], 
 def test_dask_scan_resumes_only_the_shards_not_merged(truth: dict[str, Any], db: str, rng: random.Random) -> None:
     """A Dask scan left after a random number of merged shards, resumed with ``executor=``: the
     merged shards are not run again, and the store ends with one scan equal to a local one."""
-    distributed = pytest.importorskip("distributed")  # the test extra installs it
     block = truth["anyip"]["block"].replace("/20", "/23")
     ports = "1-10,80,443"
-    lc = distributed.LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        host="127.0.0.1",  # the scanner namespace's own loopback; workers inherit the namespace
-        dashboard_address=None,
-        timeout=60,
-        scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
-    )
-    try:
-        with distributed.Client(lc, timeout=30) as client:
-            client.wait_for_workers(2, timeout=60)
-            with portlens.store.open(db) as store:
-                s = portlens.distributed.start(block, ports, executor=client, shard_probes=1024, save=store)
-                shards = s.plan.shards
-                keep = rng.randrange(1, shards // 2)
-                print(f"leaving the Dask scan after {keep} of {shards} shards")
-                with s:
-                    while len(s.shard_workers) < keep:
-                        next(s, None)
-                    scan_id = s.saved_id
-                assert scan_id is not None and store.scan(scan_id).status == "incomplete"
-                merged = len(json.loads(_row(db)["checkpoint"])["shards"])  # type: ignore[index]
-                assert merged >= keep
-                with pytest.raises(portlens.OptionError, match="executor"):
-                    portlens.resume(scan_id, store)  # it ran on Dask
-                with pytest.raises(portlens.OptionError, match="rate"):
-                    portlens.resume(scan_id, store, executor=client, rate=100)  # it would cut other shards
-                seen: list[portlens.Progress] = []
-                resumed = portlens.resume(scan_id, store, executor=client, progress=seen.append)
-                assert resumed.stats["shards_merged"] == shards
-                # only the shards not merged before were submitted again
-                assert resumed.stats["shard_submissions"] == shards - merged
-                assert seen[0].done > 0
-                full = portlens.scan(block, ports=ports)
-                _assert_same(store, scan_id, full)
-                assert dict(resumed.counts) == dict(full.counts)
-    finally:
-        lc.close(timeout=30)
+    with local_cluster(2) as (_, client):
+        with portlens.store.open(db) as store:
+            s = portlens.distributed.start(block, ports, executor=client, shard_probes=1024, save=store)
+            shards = s.plan.shards
+            keep = rng.randrange(1, shards // 2)
+            print(f"leaving the Dask scan after {keep} of {shards} shards")
+            with s:
+                while len(s.shard_workers) < keep:
+                    next(s, None)
+                scan_id = s.saved_id
+            assert scan_id is not None and store.scan(scan_id).status == "incomplete"
+            merged = len(json.loads(_row(db)["checkpoint"])["shards"])  # type: ignore[index]
+            assert merged >= keep
+            with pytest.raises(portlens.OptionError, match="executor"):
+                portlens.resume(scan_id, store)  # it ran on Dask
+            with pytest.raises(portlens.OptionError, match="rate"):
+                portlens.resume(scan_id, store, executor=client, rate=100)  # it would cut other shards
+            seen: list[portlens.Progress] = []
+            resumed = portlens.resume(scan_id, store, executor=client, progress=seen.append)
+            assert resumed.stats["shards_merged"] == shards
+            # only the shards not merged before were submitted again
+            assert resumed.stats["shard_submissions"] == shards - merged
+            assert seen[0].done > 0
+            full = portlens.scan(block, ports=ports)
+            _assert_same(store, scan_id, full)
+            assert dict(resumed.counts) == dict(full.counts)
 
 
 def test_tcp_and_udp_resume_every_state_kept(truth: dict[str, Any], db: str, rng: random.Random) -> None:
